@@ -9,3 +9,12 @@
 
 pub mod frame;
 pub mod handshake;
+pub mod protocol;
+pub mod ws;
+
+mod error;
+
+pub use error::{Error, ProtocolError};
+pub use frame::{CloseCode, CloseFrame, Role};
+pub use protocol::{Config, Message, Text};
+pub use ws::{accept, connect, WebSocket};

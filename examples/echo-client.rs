@@ -1,0 +1,59 @@
+//! Echo client: connects, sends back every message it receives until the server closes,
+//! answers the close, and exits 0 after a clean closing handshake. A failed handshake or a
+//! protocol error is reported on stderr with a non-zero exit.
+//!
+//! `cargo run --release --example echo-client -- ws://127.0.0.1:9002/any/path`
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use wschat::handshake::ClientRequest;
+use wschat::{Config, Message};
+
+/// WebSocket echo client.
+#[derive(Parser, Debug)]
+struct Args {
+    /// Server URL, `ws://host[:port]/path?query`.
+    url: String,
+    /// Largest message accepted, in bytes.
+    #[arg(long, default_value_t = 64 << 20)]
+    max_message: usize,
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(&args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("echo-client: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: &Args) -> Result<(), wschat::Error> {
+    let config = Config::default()
+        .with_max_message_size(args.max_message)
+        .with_max_frame_size(args.max_message);
+    let request = ClientRequest::from_url(&args.url)?;
+    let (mut ws, _) = wschat::ws::connect_with(request, config).await?;
+    let mut closed_cleanly = false;
+    while let Some(message) = ws.recv().await {
+        match message? {
+            message @ (Message::Text(_) | Message::Binary(_)) => ws.feed(message).await?,
+            Message::Close(frame) => {
+                closed_cleanly = true;
+                if let Some(frame) = frame {
+                    eprintln!("server closed: {frame}");
+                }
+            }
+            _ => {}
+        }
+    }
+    if closed_cleanly {
+        Ok(())
+    } else {
+        Err(wschat::Error::AbnormalClosure)
+    }
+}

@@ -1,0 +1,71 @@
+//! Echo server: every text and binary message is sent back; everything else exactly per RFC 6455.
+//!
+//! `cargo run --release --example echo-server -- --addr 127.0.0.1:9001 [--threads N]`
+//!
+//! Prints `listening on ADDR` with the bound address once ready (so `--addr 127.0.0.1:0` works).
+//! The echo loop queues replies with `feed` and lets `recv` flush them when it next waits for
+//! input, so a burst of pipelined messages is answered with one write.
+
+use std::net::SocketAddr;
+
+use clap::Parser;
+use tokio::net::{TcpListener, TcpStream};
+use wschat::{Config, Message};
+
+/// WebSocket echo server for conformance testing and benchmarks.
+#[derive(Parser, Debug)]
+struct Args {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:9001")]
+    addr: SocketAddr,
+    /// Worker threads: 1 runs a current-thread runtime (used for benchmarks).
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// Largest message accepted, in bytes.
+    #[arg(long, default_value_t = 64 << 20)]
+    max_message: usize,
+}
+
+fn main() -> std::io::Result<()> {
+    let args = Args::parse();
+    let runtime = if args.threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(args.threads)
+            .enable_all()
+            .build()?
+    };
+    runtime.block_on(serve(args))
+}
+
+async fn serve(args: Args) -> std::io::Result<()> {
+    let listener = TcpListener::bind(args.addr).await?;
+    println!("listening on {}", listener.local_addr()?);
+    let config = Config::default()
+        .with_max_message_size(args.max_message)
+        .with_max_frame_size(args.max_message);
+    loop {
+        let (stream, _) = listener.accept().await?;
+        let config = config.clone();
+        tokio::spawn(async move {
+            if let Err(e) = echo(stream, config).await {
+                eprintln!("connection ended: {e}");
+            }
+        });
+    }
+}
+
+async fn echo(stream: TcpStream, config: Config) -> Result<(), wschat::Error> {
+    stream.set_nodelay(true)?;
+    let mut ws = wschat::accept(stream, config).await?;
+    while let Some(message) = ws.recv().await {
+        let message = message?;
+        if matches!(message, Message::Text(_) | Message::Binary(_)) {
+            ws.feed(message).await?;
+        }
+    }
+    Ok(())
+}

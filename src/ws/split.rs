@@ -1,0 +1,157 @@
+//! Read and write halves of a [`super::WebSocket`] for use from two tasks.
+//!
+//! Both halves share the transport behind a mutex that is held only for the duration of one
+//! non-blocking poll, never across an await. Either half writes whatever the connection has
+//! queued whenever it polls the stream for writing, so a pong queued by the reader is sent by
+//! whichever half gets to the socket next: no reply depends on one particular task being
+//! scheduled, and no wakeup is lost.
+
+use std::future::poll_fn;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use super::transport::Transport;
+use crate::error::Error;
+use crate::frame::{CloseCode, CloseFrame};
+use crate::protocol::{EncodedFrame, Message};
+
+type Shared<S> = Arc<Mutex<Transport<S>>>;
+
+fn lock<S>(shared: &Shared<S>) -> MutexGuard<'_, Transport<S>> {
+    // A panic while holding the lock cannot leave the transport half-updated in a way that
+    // matters more than the panic itself; keep serving the other half.
+    shared
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+pub(crate) fn split<S>(transport: Transport<S>) -> (WsReader<S>, WsWriter<S>) {
+    let shared = Arc::new(Mutex::new(transport));
+    (
+        WsReader {
+            shared: Arc::clone(&shared),
+        },
+        WsWriter { shared },
+    )
+}
+
+/// The receiving half: messages, with pings answered and closes completed automatically.
+#[derive(Debug)]
+pub struct WsReader<S> {
+    shared: Shared<S>,
+}
+
+/// The sending half.
+#[derive(Debug)]
+pub struct WsWriter<S> {
+    shared: Shared<S>,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> WsReader<S> {
+    /// As [`super::WebSocket::recv`]; cancel-safe.
+    pub async fn recv(&mut self) -> Option<Result<Message, Error>> {
+        poll_fn(|cx| lock(&self.shared).poll_next_message(cx)).await
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> WsWriter<S> {
+    /// As [`super::WebSocket::send`].
+    ///
+    /// # Errors
+    /// [`Error::Closed`] after the closing handshake started, or an I/O error.
+    pub async fn send(&mut self, message: Message) -> Result<(), Error> {
+        self.feed(message).await?;
+        self.flush().await
+    }
+
+    /// As [`super::WebSocket::feed`].
+    ///
+    /// # Errors
+    /// As [`WsWriter::send`].
+    pub async fn feed(&mut self, message: Message) -> Result<(), Error> {
+        let mut message = Some(message);
+        poll_fn(|cx| {
+            let mut transport = lock(&self.shared);
+            match transport.poll_ready(cx) {
+                Poll::Ready(Ok(())) => match message.take() {
+                    Some(message) => Poll::Ready(transport.conn_mut().send(message)),
+                    None => Poll::Ready(Ok(())),
+                },
+                Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+                Poll::Pending => Poll::Pending,
+            }
+        })
+        .await
+    }
+
+    /// Queues a pre-encoded frame (server only), without flushing.
+    ///
+    /// # Errors
+    /// As [`crate::protocol::Connection::send_encoded`].
+    pub async fn feed_encoded(&mut self, frame: &EncodedFrame) -> Result<(), Error> {
+        poll_fn(|cx| {
+            let mut transport = lock(&self.shared);
+            match transport.poll_ready(cx) {
+                Poll::Ready(Ok(())) => Poll::Ready(transport.conn_mut().send_encoded(frame)),
+                Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+                Poll::Pending => Poll::Pending,
+            }
+        })
+        .await
+    }
+
+    /// Writes everything queued.
+    ///
+    /// # Errors
+    /// An I/O error.
+    pub async fn flush(&mut self) -> Result<(), Error> {
+        poll_fn(|cx| lock(&self.shared).poll_write_out(cx))
+            .await
+            .map_err(Error::Io)
+    }
+
+    /// Sends a close frame and flushes it. The read half sees the peer's answer and then the end
+    /// of the stream.
+    ///
+    /// # Errors
+    /// An I/O error.
+    pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        lock(&self.shared).start_close(Some(CloseFrame::new(code, reason)));
+        self.flush().await
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> futures_core::Stream for WsReader<S> {
+    type Item = Result<Message, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        lock(&self.shared).poll_next_message(cx)
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> futures_sink::Sink<Message> for WsWriter<S> {
+    type Error = Error;
+
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        lock(&self.shared).poll_ready(cx)
+    }
+
+    fn start_send(self: Pin<&mut Self>, message: Message) -> Result<(), Error> {
+        lock(&self.shared).conn_mut().send(message)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        lock(&self.shared).poll_write_out(cx).map_err(Error::Io)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let mut transport = lock(&self.shared);
+        if !transport.conn().close_sent() {
+            transport.start_close(Some(CloseFrame::new(CloseCode::NORMAL, "")));
+        }
+        transport.poll_write_out(cx).map_err(Error::Io)
+    }
+}

@@ -1,0 +1,253 @@
+//! Moves bytes between a tokio stream and a [`Connection`]; no protocol rules live here.
+//!
+//! Writes are coalesced: messages queued while input is being processed leave in one write when
+//! the reader next has to wait for the network (or when the application flushes), which is what
+//! lets a pipelined echo loop answer a burst of frames with one system call.
+
+use std::future::Future;
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use bytes::{Buf, Bytes};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::time::{Instant, Sleep};
+
+use crate::error::Error;
+use crate::protocol::{Connection, Message};
+
+/// A segment smaller than this is written together with the next one (vectored).
+const GATHER_BELOW: usize = 64 << 10;
+
+#[derive(Debug)]
+pub(crate) struct Transport<S> {
+    stream: S,
+    conn: Connection,
+    /// Bytes taken from the connection and not yet fully written, in order.
+    inflight: [Bytes; 2],
+    /// Keepalive timer; boxed, and only created when keepalive is configured, so connections
+    /// without one stay small.
+    keepalive_timer: Option<Pin<Box<Sleep>>>,
+    /// Bounds the closing handshake; created when closing starts.
+    close_timer: Option<Pin<Box<Sleep>>>,
+    /// The end of the stream has been reported (or the transport closed); only `None` follows.
+    finished: bool,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Transport<S> {
+    pub(crate) fn new(stream: S, conn: Connection) -> Self {
+        Self {
+            stream,
+            conn,
+            inflight: [Bytes::new(), Bytes::new()],
+            keepalive_timer: None,
+            close_timer: None,
+            finished: false,
+        }
+    }
+
+    pub(crate) fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    pub(crate) fn conn_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+
+    pub(crate) fn stream(&self) -> &S {
+        &self.stream
+    }
+
+    /// Writes everything the connection has queued, then flushes the stream.
+    pub(crate) fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        loop {
+            if self.inflight[0].is_empty() {
+                match self.conn.poll_transmit() {
+                    Some(first) => {
+                        if first.len() < GATHER_BELOW {
+                            self.inflight[1] = self.conn.poll_transmit().unwrap_or_default();
+                        }
+                        self.inflight[0] = first;
+                    }
+                    None => return Pin::new(&mut self.stream).poll_flush(cx),
+                }
+            }
+            let written = if self.inflight[1].is_empty() {
+                ready!(Pin::new(&mut self.stream).poll_write(cx, &self.inflight[0]))?
+            } else {
+                let slices = [
+                    IoSlice::new(&self.inflight[0]),
+                    IoSlice::new(&self.inflight[1]),
+                ];
+                ready!(Pin::new(&mut self.stream).poll_write_vectored(cx, &slices))?
+            };
+            if written == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            self.consume_inflight(written);
+        }
+    }
+
+    fn consume_inflight(&mut self, mut written: usize) {
+        if written >= self.inflight[0].len() {
+            written -= self.inflight[0].len();
+            self.inflight[0] = std::mem::take(&mut self.inflight[1]);
+        }
+        self.inflight[0].advance(written.min(self.inflight[0].len()));
+    }
+
+    /// Waits until the connection accepts another message without exceeding the write buffer
+    /// limit (writing queued bytes meanwhile).
+    pub(crate) fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        if self.conn.close_sent() || self.finished {
+            return Poll::Ready(Err(Error::Closed(None)));
+        }
+        while self.conn.queued_bytes() >= self.conn.config().write_buffer_limit {
+            ready!(self.poll_write_out(cx))?;
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// The next message or control frame from the peer; `None` once the connection has closed
+    /// and the transport has been shut down in the RFC's order.
+    pub(crate) fn poll_next_message(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Message, Error>>> {
+        loop {
+            if self.finished {
+                return Poll::Ready(None);
+            }
+            match self.conn.poll_message() {
+                Ok(Some(message)) => {
+                    if self.conn.wants_write() {
+                        // Answer pings and closes promptly; a blocked write is retried later.
+                        if let Poll::Ready(Err(e)) = self.poll_write_out(cx) {
+                            return self.finish_with(Error::Io(e));
+                        }
+                    }
+                    return Poll::Ready(Some(Ok(message)));
+                }
+                Err(error) => {
+                    let _ = self.poll_write_out(cx);
+                    return Poll::Ready(Some(Err(error)));
+                }
+                Ok(None) => {}
+            }
+            if self.conn.is_closed() {
+                ready!(self.poll_close_transport(cx));
+                return Poll::Ready(None);
+            }
+            if let Poll::Ready(Err(e)) = self.poll_write_out(cx) {
+                return self.finish_with(Error::Io(e));
+            }
+            if self.poll_timer(cx) {
+                continue;
+            }
+            let buffer = self.conn.read_buffer();
+            match tokio_util::io::poll_read_buf(Pin::new(&mut self.stream), cx, buffer) {
+                Poll::Ready(Ok(0)) => return self.finish_with(Error::AbnormalClosure),
+                Poll::Ready(Ok(_)) => {
+                    if self.conn.wants_time() {
+                        self.conn.mark_received(Instant::now().into_std());
+                    }
+                }
+                Poll::Ready(Err(e)) => return self.finish_with(Error::Io(e)),
+                Poll::Pending => {
+                    if !self.conn.wants_write() && self.inflight[0].is_empty() {
+                        self.conn.release_idle_buffers();
+                    }
+                    return Poll::Pending;
+                }
+            }
+        }
+    }
+
+    fn finish_with(&mut self, error: Error) -> Poll<Option<Result<Message, Error>>> {
+        self.finished = true;
+        Poll::Ready(Some(Err(error)))
+    }
+
+    /// Arms the timer for the connection's next deadline (keepalive, or the closing handshake
+    /// deadline); returns true when it fired and was handled.
+    fn poll_timer(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(deadline) = self.conn.poll_timeout() else {
+            return false;
+        };
+        let deadline = Instant::from_std(deadline);
+        let timer = self
+            .keepalive_timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        if timer.deadline() != deadline {
+            timer.as_mut().reset(deadline);
+        }
+        if timer.as_mut().poll(cx).is_ready() {
+            self.conn.handle_timeout(Instant::now().into_std());
+            return true;
+        }
+        false
+    }
+
+    /// After the closing handshake (or a failure): write what is queued, then close TCP. A
+    /// server closes first; a client waits (bounded by the close timeout) for the server to.
+    fn poll_close_transport(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.deadline_passed(cx) {
+            let _ = Pin::new(&mut self.stream).poll_shutdown(cx);
+            self.finished = true;
+            return Poll::Ready(());
+        }
+        if ready!(self.poll_write_out(cx)).is_ok() && !self.conn.closes_transport_first() {
+            loop {
+                let buffer = self.conn.read_buffer();
+                buffer.clear();
+                match tokio_util::io::poll_read_buf(Pin::new(&mut self.stream), cx, buffer) {
+                    Poll::Ready(Ok(0) | Err(_)) => break,
+                    Poll::Ready(Ok(_)) => {}
+                    Poll::Pending => return Poll::Pending,
+                }
+            }
+        }
+        let _ = ready!(Pin::new(&mut self.stream).poll_shutdown(cx));
+        self.finished = true;
+        Poll::Ready(())
+    }
+
+    /// A bounded wait for the closing handshake: true once `close_timeout` has passed since the
+    /// first call.
+    fn deadline_passed(&mut self, cx: &mut Context<'_>) -> bool {
+        let timeout = self.conn.config().close_timeout;
+        let timer = self
+            .close_timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        timer.as_mut().poll(cx).is_ready()
+    }
+
+    /// Starts our closing handshake; the close frame follows data already queued.
+    pub(crate) fn start_close(&mut self, frame: Option<crate::frame::CloseFrame>) {
+        self.conn.close(frame);
+        // From now on the timer bounds the closing handshake.
+        let deadline = Instant::now() + self.conn.config().close_timeout;
+        self.close_timer = Some(Box::pin(tokio::time::sleep_until(deadline)));
+    }
+
+    /// After [`Transport::start_close`]: writes the close, then reads (discarding messages) until
+    /// the peer's close arrives and the transport is shut down, or the close timeout passes.
+    pub(crate) fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        loop {
+            if self.finished {
+                return Poll::Ready(Ok(()));
+            }
+            if !self.conn.is_closed() && self.deadline_passed(cx) {
+                let _ = Pin::new(&mut self.stream).poll_shutdown(cx);
+                self.finished = true;
+                return Poll::Ready(Ok(()));
+            }
+            match ready!(self.poll_next_message(cx)) {
+                None => return Poll::Ready(Ok(())),
+                Some(Err(Error::AbnormalClosure)) => return Poll::Ready(Ok(())),
+                Some(Err(e)) => return Poll::Ready(Err(e)),
+                Some(Ok(_)) => {}
+            }
+        }
+    }
+}
