@@ -61,11 +61,18 @@ async fn serve(args: Args) -> std::io::Result<()> {
 async fn echo(stream: TcpStream, config: Config) -> Result<(), wschat::Error> {
     stream.set_nodelay(true)?;
     let mut ws = wschat::accept(stream, config).await?;
+    let mut result = Ok(());
+    // Keep receiving after an error: `recv` then completes the close and returns `None`.
     while let Some(message) = ws.recv().await {
-        let message = message?;
-        if matches!(message, Message::Text(_) | Message::Binary(_)) {
-            ws.feed(message).await?;
+        match message {
+            Ok(message @ (Message::Text(_) | Message::Binary(_))) => {
+                if let Err(e) = ws.feed(message).await {
+                    result = Err(e);
+                }
+            }
+            Ok(_) => {}
+            Err(e) => result = Err(e),
         }
     }
-    Ok(())
+    result
 }

@@ -32,6 +32,8 @@ pub(crate) struct Transport<S> {
     close_timer: Option<Pin<Box<Sleep>>>,
     /// The end of the stream has been reported (or the transport closed); only `None` follows.
     finished: bool,
+    /// Our FIN has been sent.
+    write_shut: bool,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Transport<S> {
@@ -43,6 +45,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Transport<S> {
             keepalive_timer: None,
             close_timer: None,
             finished: false,
+            write_shut: false,
         }
     }
 
@@ -188,15 +191,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Transport<S> {
         false
     }
 
-    /// After the closing handshake (or a failure): write what is queued, then close TCP. A
-    /// server closes first; a client waits (bounded by the close timeout) for the server to.
+    /// After the closing handshake (or a failure): write what is queued, then close TCP in the
+    /// RFC's order. The endpoint that closes first (the server, or whoever failed the
+    /// connection) sends its FIN right away; both then drain what the peer still sends until its
+    /// FIN arrives, so unread input never turns the close into a reset that could destroy the
+    /// close frame in flight. Bounded by the close timeout.
     fn poll_close_transport(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        if self.deadline_passed(cx) {
-            let _ = Pin::new(&mut self.stream).poll_shutdown(cx);
-            self.finished = true;
-            return Poll::Ready(());
-        }
-        if ready!(self.poll_write_out(cx)).is_ok() && !self.conn.closes_transport_first() {
+        let deadline_passed = self.deadline_passed(cx);
+        if !deadline_passed {
+            if ready!(self.poll_write_out(cx)).is_err() {
+                return self.mark_finished(cx);
+            }
+            if self.conn.closes_transport_first() && !self.write_shut {
+                if ready!(Pin::new(&mut self.stream).poll_shutdown(cx)).is_err() {
+                    return self.mark_finished(cx);
+                }
+                self.write_shut = true;
+            }
             loop {
                 let buffer = self.conn.read_buffer();
                 buffer.clear();
@@ -207,7 +218,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Transport<S> {
                 }
             }
         }
-        let _ = ready!(Pin::new(&mut self.stream).poll_shutdown(cx));
+        self.mark_finished(cx)
+    }
+
+    fn mark_finished(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if !self.write_shut {
+            let _ = Pin::new(&mut self.stream).poll_shutdown(cx);
+            self.write_shut = true;
+        }
+        self.conn.release_idle_buffers();
         self.finished = true;
         Poll::Ready(())
     }
@@ -238,8 +257,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Transport<S> {
                 return Poll::Ready(Ok(()));
             }
             if !self.conn.is_closed() && self.deadline_passed(cx) {
-                let _ = Pin::new(&mut self.stream).poll_shutdown(cx);
-                self.finished = true;
+                let _ = self.mark_finished(cx);
                 return Poll::Ready(Ok(()));
             }
             match ready!(self.poll_next_message(cx)) {
