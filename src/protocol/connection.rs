@@ -322,12 +322,15 @@ impl Connection {
                 self.read_buf.clear();
                 if !self.close_sent {
                     // Echo the status back; an empty close is answered with an empty close.
+                    // The reply follows data the application queued before the peer's close
+                    // arrived (an echo of the message that preceded it, Autobahn 7.1.1): that
+                    // data was sent before our close, so it is not dropped.
                     let mut reply = Vec::new();
                     if let Some(close) = &close {
                         reply.extend_from_slice(&close.code.as_u16().to_be_bytes());
                     }
-                    self.outgoing.discard_data();
-                    self.outgoing.push_control(OpCode::Close, &reply);
+                    self.outgoing
+                        .push_frame(OpCode::Close, true, &Bytes::from(reply));
                     self.close_sent = true;
                 }
                 Ok(Some(Message::Close(close)))

@@ -3,6 +3,8 @@
 
 mod config;
 mod connection;
+#[cfg(test)]
+mod connection_tests;
 mod encoded_frame;
 mod keepalive;
 mod message;

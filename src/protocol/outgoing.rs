@@ -1,7 +1,8 @@
 //! The connection's outgoing byte queue.
 //!
 //! Three lanes, drained in this order at frame boundaries:
-//! 1. control replies (pongs, the close answer, the failure close): never wait behind data;
+//! 1. control replies (pongs, the failure close): never wait behind data (the answer to a peer's
+//!    close is queued as data instead, after the messages the application sent before it);
 //! 2. large data frames as separate header and payload segments, so big payloads are written from
 //!    the application's own `Bytes` without being copied;
 //! 3. a staging buffer where small frames are coalesced, so a burst of messages leaves in one
