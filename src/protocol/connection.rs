@@ -117,8 +117,11 @@ impl Connection {
     /// actually received would justify (an advertised length alone does not allocate).
     pub fn read_buffer(&mut self) -> &mut BytesMut {
         let wanted = match &self.frame {
+            // Grow in proportion to the bytes held, not to the capacity: sizing by capacity
+            // doubled it on every read, so a trickle of bytes after a large announced length
+            // reserved the whole frame size.
             Some(frame) => (frame.len.saturating_sub(self.read_buf.len()))
-                .clamp(MIN_READ, self.read_buf.capacity().max(MIN_READ)),
+                .clamp(MIN_READ, self.read_buf.len().max(MIN_READ)),
             None => MIN_READ,
         };
         self.read_buf.reserve(wanted);
@@ -344,18 +347,20 @@ impl Connection {
         }
     }
 
-    /// Fails the connection (RFC 6455 section 7.1.7): queue a close with `code` ahead of any
-    /// data, drop queued data, and stop processing input.
+    /// Fails the connection (RFC 6455 section 7.1.7): queue a close with `code` and stop
+    /// processing input. Data the application queued before the violation arrived still leaves
+    /// ahead of the close (Autobahn 3.2: the echo of a valid message that preceded a bad frame is
+    /// delivered before the connection is failed); nothing can be queued after it.
     fn fail(&mut self, code: CloseCode, reason: &str) {
         self.failed = true;
         self.frame = None;
         self.assembly = None;
         self.read_buf.clear();
-        self.outgoing.discard_data();
         if !self.close_sent {
             let mut payload = Vec::with_capacity(2 + reason.len());
             CloseFrame::new(code, reason).write_payload(&mut payload);
-            self.outgoing.push_control(OpCode::Close, &payload);
+            self.outgoing
+                .push_frame(OpCode::Close, true, &Bytes::from(payload));
             self.close_sent = true;
         }
     }

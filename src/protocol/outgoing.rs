@@ -1,8 +1,8 @@
 //! The connection's outgoing byte queue.
 //!
 //! Three lanes, drained in this order at frame boundaries:
-//! 1. control replies (pongs, the failure close): never wait behind data (the answer to a peer's
-//!    close is queued as data instead, after the messages the application sent before it);
+//! 1. pings and pongs: never wait behind data (a close, ours or the answer to the peer's, is
+//!    queued as data instead, after the messages the application sent before it);
 //! 2. large data frames as separate header and payload segments, so big payloads are written from
 //!    the application's own `Bytes` without being copied;
 //! 3. a staging buffer where small frames are coalesced, so a burst of messages leaves in one
@@ -112,20 +112,6 @@ impl Outgoing {
         }
         let mask = self.masking_key();
         encode_frame(&mut self.control, opcode, true, payload, mask);
-    }
-
-    /// Drops queued data frames (not what is already handed out): after a close reply or a
-    /// failure nothing but the close may follow.
-    pub(crate) fn discard_data(&mut self) {
-        if self.mid_frame {
-            // Keep exactly the payload owed to a header already handed out.
-            self.segments.truncate(1);
-        } else {
-            self.segments.clear();
-        }
-        self.staging.clear();
-        self.queued_data = self.segments.iter().map(|s| s.bytes.len()).sum();
-        self.latest_pong = None;
     }
 
     /// The next bytes to write, whole; `None` when nothing is queued.

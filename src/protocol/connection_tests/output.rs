@@ -185,15 +185,27 @@ fn fragmented_and_oversized_control_frames_fail_with_1002() {
 }
 
 #[test]
-fn nothing_but_the_failure_close_is_written_after_a_violation() {
+fn data_queued_before_a_violation_leaves_before_the_failure_close_and_nothing_after() {
+    // Autobahn 3.2 in the sans-IO core: the echo of a valid message that preceded a bad frame is
+    // queued before the bad frame is processed, and must still be sent.
     let mut server = server(Config::default());
-    server.send(Message::binary(vec![5; 10])).unwrap();
+    server.receive(&client_frame(TEXT, b"valid"));
     server.receive(&client_frame(0x83, b""));
+    let echo = server
+        .poll_message()
+        .unwrap()
+        .expect("the valid text first");
+    server.send(echo).unwrap();
     let _ = failure(&mut server);
     assert!(matches!(server.poll_message(), Ok(None)));
     server.receive(&client_frame(PING, b"after"));
     assert!(matches!(server.poll_message(), Ok(None)));
+    assert!(matches!(
+        server.send(Message::text("late")),
+        Err(Error::Closed(_))
+    ));
     let frames = sent_frames(&mut server);
-    assert_eq!(frames.len(), 1, "{frames:?}");
-    assert_eq!(frames[0].header.opcode, OpCode::Close);
+    let opcodes: Vec<_> = frames.iter().map(|f| f.header.opcode).collect();
+    assert_eq!(opcodes, [OpCode::Text, OpCode::Close], "{frames:?}");
+    assert_eq!(&frames[0].payload[..], b"valid");
 }
