@@ -348,11 +348,13 @@ impl RawPeer {
         frame.close_code()
     }
 
-    /// Expects a close with `code`, answers it, and expects the server to close TCP.
+    /// Expects a close with `code` (the peer failed the connection), answers it, closes our side
+    /// of TCP and expects the peer to close its side with nothing more sent.
     pub async fn expect_failure(&mut self, code: u16) {
         assert_eq!(self.expect_close().await, Some(code));
         let reply = close_payload(code, b"");
         self.send(CLOSE, &reply).await;
+        within(self.stream.shutdown()).await.expect("shutdown");
         self.expect_eof().await;
     }
 
