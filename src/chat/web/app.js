@@ -1,0 +1,1 @@
+"wschat.v1.json";
