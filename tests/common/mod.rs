@@ -168,7 +168,17 @@ pub struct RawPeer {
 }
 
 impl RawPeer {
-    /// Connects to `addr` and performs the client handshake by hand on `path`.
+    /// Wraps a connected stream on which no handshake has been done yet; `masks` when playing
+    /// the client.
+    pub fn from_stream(stream: TcpStream, masks: bool) -> Self {
+        Self {
+            stream,
+            buf: Vec::new(),
+            masks,
+        }
+    }
+
+    /// Connects to `addr` and performs the client handshake by hand.
     pub async fn connect(addr: SocketAddr) -> Self {
         let stream = within(TcpStream::connect(addr)).await.unwrap();
         stream.set_nodelay(true).unwrap();
