@@ -221,9 +221,8 @@ async fn their_server() -> (String, mpsc::UnboundedReceiver<Option<u16>>) {
                             let _ = ws.close(Some(frame)).await;
                         }
                         TMessage::Text(_) | TMessage::Binary(_) => {
-                            if ws.send(message).await.is_err() {
-                                return;
-                            }
+                            // A failed send ends the loop at the next read.
+                            let _ = ws.send(message).await;
                         }
                         TMessage::Close(frame) => {
                             let _ = report.send(frame.map(|f| u16::from(f.code)));
