@@ -44,6 +44,35 @@ impl TestServer {
         }
     }
 
+    /// Starts a server on a given address (e.g. the one a stopped server used), retrying for a
+    /// moment while the port is still being released.
+    pub async fn start_at(addr: SocketAddr) -> Self {
+        let options = ServerOptions {
+            addr: addr.to_string(),
+            ..ServerOptions::default()
+        };
+        let deadline = std::time::Instant::now() + LIMIT;
+        let server = loop {
+            match ChatServer::bind(&options).await {
+                Ok(server) => break server,
+                Err(e) if std::time::Instant::now() < deadline => {
+                    eprintln!("rebinding {addr}: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("cannot bind {addr} again: {e}"),
+            }
+        };
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(server.run(async {
+            let _ = stopped.await;
+        }));
+        Self {
+            addr,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
     pub fn url(&self) -> String {
         format!("ws://{}/chat", self.addr)
     }
