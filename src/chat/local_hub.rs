@@ -83,6 +83,25 @@ impl Room {
         })
     }
 
+    /// Where the history replay for `subscriber` starts: the most recent entries that fill at
+    /// most half of its outbox, so that however history and queue limits are configured, a
+    /// newcomer is never disconnected by its own replay.
+    fn replayable(&self, subscriber: &Subscriber) -> usize {
+        let limits = subscriber.outbox.limits();
+        let (max_frames, max_bytes) = (limits.max_messages / 2, limits.max_bytes / 2);
+        let mut start = self.history.len();
+        let mut bytes = 0;
+        while start > 0 && self.history.len() - start < max_frames {
+            let len = self.history[start - 1].frame(subscriber.format).len();
+            if bytes + len > max_bytes {
+                break;
+            }
+            bytes += len;
+            start -= 1;
+        }
+        start
+    }
+
     fn broadcast(&self, published: &Published, except: Option<MemberId>) {
         for (id, member) in &self.members {
             if Some(*id) != except {
@@ -122,7 +141,8 @@ impl Hub for LocalHub {
         room.next_member += 1;
         let name = room.roster.allocate(id);
         let member = Member { name, subscriber };
-        for published in &room.history {
+        let replay = room.replayable(&member.subscriber);
+        for published in room.history.range(replay..) {
             member.deliver(published);
         }
         let joined = room.stamp(EventKind::Join {
@@ -303,6 +323,34 @@ mod tests {
         hub.unsubscribe(bob.id);
         assert_eq!(drain(&a), ["user1 left"]);
         assert_eq!(hub.users(), ["user0"]);
+    }
+
+    #[test]
+    fn history_replay_fits_in_half_the_newcomers_queue() {
+        let hub = LocalHub::new(50);
+        let talker = hub.subscribe(subscriber(WireFormat::Plain));
+        for n in 0..10 {
+            hub.publish(talker.id, Post::Message(&format!("m{n}")))
+                .unwrap();
+        }
+        let small = Subscriber {
+            outbox: Arc::new(Outbox::new(OutboxLimits {
+                max_messages: 6,
+                max_bytes: 1 << 20,
+            })),
+            format: WireFormat::Plain,
+        };
+        hub.subscribe(small.clone());
+        assert_eq!(
+            drain(&small),
+            [
+                "[user0]: m7",
+                "[user0]: m8",
+                "[user0]: m9",
+                "You are connected! There are 2 users here."
+            ]
+        );
+        assert!(!small.outbox.is_closing());
     }
 
     #[test]

@@ -16,8 +16,8 @@ pub struct ServerOptions {
     #[arg(long, env = "CHAT_ADDR", default_value = "127.0.0.1:8080")]
     pub addr: String,
 
-    /// Number of recent messages replayed to a newcomer before the greeting; 0 turns history
-    /// off. Whispers are never kept.
+    /// Number of recent messages replayed to a newcomer before the greeting (at most what fills
+    /// half of its queue); 0 turns history off. Whispers are never kept.
     #[arg(long, default_value_t = 50, value_name = "N")]
     pub history: usize,
 

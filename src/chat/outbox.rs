@@ -157,6 +157,12 @@ impl Outbox {
         *self.closing.borrow()
     }
 
+    /// The bounds this outbox enforces.
+    #[must_use]
+    pub fn limits(&self) -> OutboxLimits {
+        self.limits
+    }
+
     /// The close requested, if any.
     #[must_use]
     pub fn close_request(&self) -> Option<CloseRequest> {
