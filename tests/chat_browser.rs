@@ -6,9 +6,11 @@
 //! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver` (Debian `chromium` and
 //! `chromium-driver`; `./scripts/test.sh` installs them). Without them this test fails: it
 //! never skips. `CHROMIUM` and `CHROMEDRIVER` override the paths.
+#![cfg(unix)]
 
 mod chat_common;
 
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -40,6 +42,13 @@ struct ChromeDriver {
 
 impl Drop for ChromeDriver {
     fn drop(&mut self) {
+        // ChromeDriver runs in its own process group, which the browsers it started inherit:
+        // killing the group leaves no Chromium behind, even when the test failed before it
+        // could close its sessions.
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .stderr(Stdio::null())
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
         for profile in &self.profiles {
@@ -66,6 +75,7 @@ impl ChromeDriver {
                 .expect("a free port");
             let child = Command::new(&driver)
                 .arg(format!("--port={port}"))
+                .process_group(0)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
