@@ -34,6 +34,10 @@ pub(crate) struct Transport<S> {
     finished: bool,
     /// Our FIN has been sent.
     write_shut: bool,
+    /// Bytes written to the stream so far. The split halves compare it around each poll: the
+    /// stream keeps one write waker, so when one half writes what the other was waiting on, only
+    /// this tells the other half to wake.
+    written: u64,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Transport<S> {
@@ -46,6 +50,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Transport<S> {
             close_timer: None,
             finished: false,
             write_shut: false,
+            written: 0,
         }
     }
 
@@ -59,6 +64,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Transport<S> {
 
     pub(crate) fn stream(&self) -> &S {
         &self.stream
+    }
+
+    /// Bytes written to the stream so far.
+    pub(crate) fn bytes_written(&self) -> u64 {
+        self.written
+    }
+
+    /// Whether the end of the stream has been reported; nothing more will be read or written.
+    pub(crate) fn is_finished(&self) -> bool {
+        self.finished
     }
 
     /// Writes everything the connection has queued, then flushes the stream.
@@ -92,6 +107,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Transport<S> {
     }
 
     fn consume_inflight(&mut self, mut written: usize) {
+        self.written += written as u64;
         if written >= self.inflight[0].len() {
             written -= self.inflight[0].len();
             self.inflight[0] = std::mem::take(&mut self.inflight[1]);
