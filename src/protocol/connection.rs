@@ -153,6 +153,16 @@ impl Connection {
         }
     }
 
+    /// Buffer capacity this connection holds, in bytes: the read buffer, a message being
+    /// reassembled and the write buffers. A few KiB while active, more while a large message
+    /// passes, none once [`Connection::release_idle_buffers`] has run on an idle connection.
+    #[must_use]
+    pub fn buffer_capacity(&self) -> usize {
+        self.read_buf.capacity()
+            + self.assembly.as_ref().map_or(0, |a| a.data.capacity())
+            + self.outgoing.capacity()
+    }
+
     // ----- events ------------------------------------------------------------------------
 
     /// Processes buffered input until one message (or control frame) is complete.

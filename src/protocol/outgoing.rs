@@ -155,6 +155,12 @@ impl Outgoing {
             && self.staging.is_empty()
     }
 
+    /// Capacity held by the control and staging buffers (queued segments are the
+    /// application's own `Bytes`, not counted).
+    pub(crate) fn capacity(&self) -> usize {
+        self.control.capacity() + self.staging.capacity()
+    }
+
     /// Frees buffer capacity while idle, so an idle connection holds no write buffer.
     pub(crate) fn release_capacity(&mut self) {
         if self.staging.is_empty() {

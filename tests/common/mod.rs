@@ -165,6 +165,8 @@ pub struct RawPeer {
     buf: Vec<u8>,
     /// Whether this peer masks what it sends (it plays the client).
     masks: bool,
+    /// How long one read may wait; [`LIMIT`] unless a test on tokio's paused clock raises it.
+    pub read_limit: Duration,
 }
 
 impl RawPeer {
@@ -175,6 +177,7 @@ impl RawPeer {
             stream,
             buf: Vec::new(),
             masks,
+            read_limit: LIMIT,
         }
     }
 
@@ -191,6 +194,7 @@ impl RawPeer {
             stream,
             buf: Vec::new(),
             masks: true,
+            read_limit: LIMIT,
         };
         peer.send_raw(request.as_bytes()).await;
         let head = peer.read_head().await;
@@ -215,6 +219,7 @@ impl RawPeer {
             stream,
             buf: Vec::new(),
             masks: false,
+            read_limit: LIMIT,
         };
         let head = peer.read_head().await;
         let key = head
@@ -262,7 +267,10 @@ impl RawPeer {
 
     async fn fill(&mut self) -> usize {
         let mut chunk = vec![0; 64 << 10];
-        let n = within(self.stream.read(&mut chunk)).await.expect("read");
+        let n = tokio::time::timeout(self.read_limit, self.stream.read(&mut chunk))
+            .await
+            .expect("read timed out")
+            .expect("read");
         self.buf.extend_from_slice(&chunk[..n]);
         n
     }
