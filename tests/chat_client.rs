@@ -85,6 +85,12 @@ async fn lines_from_stdin_are_sent_and_incoming_messages_printed_until_exit() {
     cli.expect_line("[user0]: hi, terminal").await;
     expect_text(&mut observer, "[user0]: hi, terminal").await;
 
+    // Control characters from others cannot reach the terminal.
+    send(&mut observer, "\u{1b}]0;pwned\u{7}\u{1b}[2Jcolour").await;
+    cli.expect_line("[user0]: \u{FFFD}]0;pwned\u{FFFD}\u{FFFD}[2Jcolour")
+        .await;
+    recv_text(&mut observer).await;
+
     cli.write("/whisper user0 just us\n").await;
     cli.expect_line("[user1 -> user0] (private): just us").await;
     expect_text(&mut observer, "[user1 -> user0] (private): just us").await;

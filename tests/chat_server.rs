@@ -214,6 +214,10 @@ async fn help_users_and_unknown_commands_answer_the_sender_only() {
         error.starts_with("error: unknown command /dance;"),
         "{error}"
     );
+    // A message with several lines cannot pass for server lines in the plain format.
+    send(&mut c[1], "line one\nuser0 left").await;
+    expect_text(&mut c[0], "[user1]: line one\n  user0 left").await;
+    expect_text(&mut c[1], "[user1]: line one\n  user0 left").await;
     send(&mut c[0], "//dance is not a command").await;
     expect_text(&mut c[0], "[user0]: /dance is not a command").await;
     expect_text(&mut c[1], "[user0]: /dance is not a command").await;

@@ -135,7 +135,8 @@ async fn run(args: Args) -> ExitCode {
                     if let Some((quiet, _)) = &mut lingering {
                         *quiet = tokio::time::Instant::now() + LINGER_QUIET;
                     }
-                    let printed = writeln!(stdout, "{text}").and_then(|()| stdout.flush());
+                    let printed = writeln!(stdout, "{}", printable(text.as_str()))
+                        .and_then(|()| stdout.flush());
                     if printed.is_err() && closing.is_none() {
                         // Nobody reads our output any more: leave politely.
                         let _ = writer.close(CloseCode::NORMAL, "bye").await;
@@ -192,6 +193,17 @@ async fn run(args: Args) -> ExitCode {
             eprintln!("chat-client: connection lost");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `text` with control characters other than line breaks and tabs replaced by U+FFFD, so that
+/// what others type cannot move the cursor, recolour or retitle the terminal.
+fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| c.is_control() && c != '\n' && c != '\t';
+    if text.contains(unsafe_char) {
+        text.replace(unsafe_char, "\u{FFFD}").into()
+    } else {
+        text.into()
     }
 }
 

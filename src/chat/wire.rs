@@ -44,11 +44,16 @@ impl WireFormat {
 }
 
 /// The human-readable line for an event: exactly what plain-text clients receive.
+///
+/// A message with several lines keeps them, each continuation line indented by two spaces, so
+/// that no user text can pass for a line from the server (`hi\nuser5 left`).
 #[must_use]
 pub fn plain_line(kind: &EventKind) -> String {
     match kind {
-        EventKind::Message { from, text } => format!("[{from}]: {text}"),
-        EventKind::Whisper { from, to, text } => format!("[{from} -> {to}] (private): {text}"),
+        EventKind::Message { from, text } => format!("[{from}]: {}", indent_continuations(text)),
+        EventKind::Whisper { from, to, text } => {
+            format!("[{from} -> {to}] (private): {}", indent_continuations(text))
+        }
         EventKind::Join { name } => format!("{name} joined"),
         EventKind::Leave { name } => format!("{name} left"),
         EventKind::Nick { old, new } => format!("{old} is now known as {new}"),
@@ -59,6 +64,17 @@ pub fn plain_line(kind: &EventKind) -> String {
         EventKind::System { text } => text.clone(),
         EventKind::Error { text } => format!("error: {text}"),
     }
+}
+
+fn indent_continuations(text: &str) -> Cow<'_, str> {
+    if !text.contains(['\n', '\r']) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(
+        text.replace("\r\n", "\n")
+            .replace('\r', "\n")
+            .replace('\n', "\n  "),
+    )
 }
 
 fn users_line(users: &[String]) -> String {
@@ -292,6 +308,13 @@ mod tests {
                 "1 user here: a",
             ),
             (EventKind::Error { text: s("nope") }, "error: nope"),
+            (
+                EventKind::Message {
+                    from: s("al"),
+                    text: s("hi\nuser5 left\r\nok"),
+                },
+                "[al]: hi\n  user5 left\n  ok",
+            ),
         ];
         for (kind, line) in cases {
             assert_eq!(encode(&event(Some(1), kind), WireFormat::Plain), line);
