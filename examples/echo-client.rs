@@ -39,21 +39,31 @@ async fn run(args: &Args) -> Result<(), wschat::Error> {
     let request = ClientRequest::from_url(&args.url)?;
     let (mut ws, _) = wschat::ws::connect_with(request, config).await?;
     let mut closed_cleanly = false;
+    let mut failure = None;
+    // Keep receiving after an error: `recv` then sends the close and closes TCP in order before
+    // returning `None`, so the server sees why we failed instead of a reset.
     while let Some(message) = ws.recv().await {
-        match message? {
-            message @ (Message::Text(_) | Message::Binary(_)) => ws.feed(message).await?,
-            Message::Close(frame) => {
+        match message {
+            Ok(message @ (Message::Text(_) | Message::Binary(_))) => {
+                if let Err(e) = ws.feed(message).await {
+                    failure.get_or_insert(e);
+                }
+            }
+            Ok(Message::Close(frame)) => {
                 closed_cleanly = true;
                 if let Some(frame) = frame {
                     eprintln!("server closed: {frame}");
                 }
             }
-            _ => {}
+            Ok(_) => {}
+            Err(e) => {
+                failure.get_or_insert(e);
+            }
         }
     }
-    if closed_cleanly {
-        Ok(())
-    } else {
-        Err(wschat::Error::AbnormalClosure)
+    match failure {
+        Some(e) => Err(e),
+        None if closed_cleanly => Ok(()),
+        None => Err(wschat::Error::AbnormalClosure),
     }
 }

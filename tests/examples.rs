@@ -1,0 +1,170 @@
+//! The example binaries run as a user runs them: `echo-server --addr 127.0.0.1:0` prints its
+//! address and echoes; `echo-client URL` echoes until the server closes and reports the outcome
+//! through its exit status and stderr.
+//!
+//! The binaries are built (if needed) with the same profile and target directory as this test,
+//! since `cargo test --test examples` alone does not build examples.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{ExitStatus, Stdio};
+use std::sync::OnceLock;
+
+use common::*;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::net::TcpListener;
+use tokio::process::{Child, Command};
+use wschat::{CloseCode, Config, Message};
+
+/// The directory holding the example binaries: `target/<profile>/examples`, next to `deps/`
+/// where this test binary lives. Builds the examples there once per test run.
+fn examples_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let exe = std::env::current_exe().unwrap();
+        let deps = exe.parent().unwrap();
+        let profile_dir = deps.parent().unwrap();
+        let target_dir = profile_dir.parent().unwrap();
+        let mut build = std::process::Command::new(env!("CARGO"));
+        build
+            .args([
+                "build",
+                "--example",
+                "echo-server",
+                "--example",
+                "echo-client",
+            ])
+            .arg("--target-dir")
+            .arg(target_dir)
+            .current_dir(env!("CARGO_MANIFEST_DIR"));
+        if profile_dir
+            .file_name()
+            .is_some_and(|name| name == "release")
+        {
+            build.arg("--release");
+        }
+        let status = build.status().expect("cargo runs");
+        assert!(status.success(), "building the examples failed");
+        profile_dir.join("examples")
+    })
+}
+
+fn example(name: &str) -> Command {
+    let path = examples_dir().join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(path.exists(), "{} missing", path.display());
+    let mut command = Command::new(path);
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    command
+}
+
+/// Waits for `child` to exit; returns its status and stderr.
+async fn finish(mut child: Child) -> (ExitStatus, String) {
+    let mut stderr = child.stderr.take().unwrap();
+    let status = within(child.wait()).await.unwrap();
+    let mut text = String::new();
+    within(stderr.read_to_string(&mut text)).await.unwrap();
+    (status, text)
+}
+
+#[tokio::test]
+async fn echo_server_prints_its_address_and_echoes() {
+    let mut server = tokio::task::spawn_blocking(|| {
+        example("echo-server")
+            .args(["--addr", "127.0.0.1:0"])
+            .spawn()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
+    let line = within(lines.next_line())
+        .await
+        .unwrap()
+        .expect("a first line");
+    let addr = line
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+    assert!(!addr.ends_with(":0"), "the bound port is printed: {addr}");
+    for path in ["/", "/any/path?x=1"] {
+        let mut ws = within(wschat::connect(&format!("ws://{addr}{path}")))
+            .await
+            .unwrap();
+        within(ws.send(Message::text("hello ✓"))).await.unwrap();
+        assert_eq!(
+            within(ws.recv()).await.unwrap().unwrap(),
+            Message::text("hello ✓")
+        );
+        let big = pattern(1 << 20);
+        within(ws.send(Message::binary(big.clone()))).await.unwrap();
+        assert_eq!(
+            within(ws.recv()).await.unwrap().unwrap(),
+            Message::binary(big)
+        );
+        within(ws.close(CloseCode::NORMAL, "")).await.unwrap();
+    }
+    server.kill().await.unwrap();
+}
+
+/// Starts `echo-client` against a listener of ours; returns the listener and the child.
+async fn start_client(path: &str) -> (TcpListener, Child) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}{path}", listener.local_addr().unwrap());
+    let child =
+        tokio::task::spawn_blocking(move || example("echo-client").arg(url).spawn().unwrap())
+            .await
+            .unwrap();
+    (listener, child)
+}
+
+#[tokio::test]
+async fn echo_client_echoes_until_the_server_closes_then_exits_0() {
+    let (listener, child) = start_client("/any/path").await;
+    let (stream, _) = within(listener.accept()).await.unwrap();
+    let mut ws = within(wschat::accept(stream, Config::default()))
+        .await
+        .unwrap();
+    let messages = [
+        Message::text("one"),
+        Message::binary(vec![0, 1, 2]),
+        Message::text("κόσμε".repeat(20_000)),
+    ];
+    for message in &messages {
+        within(ws.send(message.clone())).await.unwrap();
+    }
+    for message in &messages {
+        assert_eq!(&within(ws.recv()).await.unwrap().unwrap(), message);
+    }
+    within(ws.close(CloseCode::NORMAL, "bye")).await.unwrap();
+    let (status, stderr) = finish(child).await;
+    assert!(status.success(), "{status}: {stderr}");
+    assert!(stderr.contains("server closed: 1000 (bye)"), "{stderr}");
+}
+
+#[tokio::test]
+async fn echo_client_exits_non_zero_with_the_status_when_refused() {
+    let (listener, child) = start_client("/").await;
+    let (stream, _) = within(listener.accept()).await.unwrap();
+    let mut peer = RawPeer::from_stream(stream, false);
+    let _ = peer.read_head().await;
+    peer.send_raw(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        .await;
+    let (status, stderr) = finish(child).await;
+    assert!(!status.success(), "{status}");
+    assert!(stderr.contains("403"), "{stderr}");
+}
+
+#[tokio::test]
+async fn echo_client_exits_non_zero_on_a_protocol_error() {
+    let (listener, child) = start_client("/").await;
+    let (mut peer, _) = RawPeer::accept(&listener, None).await;
+    peer.send_raw(&encode(0x83, b"", None)).await;
+    peer.expect_failure(1002).await;
+    let (status, stderr) = finish(child).await;
+    assert!(!status.success(), "{status}");
+    assert!(stderr.contains("1002"), "{stderr}");
+}
