@@ -339,3 +339,34 @@ async fn idle_connection_releases_its_buffers() {
         "an idle connection still holds buffers: {idle:?}"
     );
 }
+
+#[tokio::test]
+async fn peer_vanishing_without_a_close_is_an_abnormal_closure() {
+    let (listener, url) = listener().await;
+    let server = tokio::spawn(async move {
+        let mut ws = accept_one(&listener, Config::default()).await;
+        let first = within(ws.recv()).await;
+        let second = within(ws.recv()).await;
+        let third = within(ws.recv()).await;
+        (first, second, third)
+    });
+    let ws = within(wschat::connect(&url)).await.unwrap();
+    drop(ws);
+    let (first, second, third) = within(server).await.unwrap();
+    assert!(
+        matches!(first, Some(Err(Error::AbnormalClosure))),
+        "{first:?}"
+    );
+    assert!(second.is_none() && third.is_none());
+}
+
+#[tokio::test]
+async fn connect_to_a_closed_port_is_an_io_error() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let error = within(wschat::connect(&format!("ws://{addr}/")))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::Io(_)), "{error:?}");
+}
