@@ -47,33 +47,35 @@ async fn serve(options: &ServerOptions) -> std::io::Result<()> {
             format!("cannot listen on {}: {error}", options.addr),
         )
     })?;
+    // Watch the signals before announcing readiness: a signal sent right after the start line
+    // must shut down gracefully, not kill the process.
+    let shutdown = shutdown_signal()?;
     println!("{}", banner(server.local_addr()?));
-    server.run(shutdown_signal()).await
+    server.run(shutdown).await
 }
 
-/// Resolves on Ctrl-C; never, if that signal cannot be watched.
-async fn ctrl_c() {
-    if tokio::signal::ctrl_c().await.is_err() {
-        std::future::pending::<()>().await;
-    }
+/// Installs the SIGINT (Ctrl-C) and SIGTERM handlers now; the future resolves on either.
+#[cfg(unix)]
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        let name = tokio::select! {
+            _ = interrupt.recv() => "SIGINT",
+            _ = terminate.recv() => "SIGTERM",
+        };
+        tracing::info!(signal = name, "signal received");
+    })
 }
 
-/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut terminate) => {
-                tokio::select! {
-                    () = ctrl_c() => {}
-                    _ = terminate.recv() => {}
-                }
-            }
-            Err(_) => ctrl_c().await,
+/// Ctrl-C only, where Unix signals do not exist.
+#[cfg(not(unix))]
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    Ok(async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
         }
-    }
-    #[cfg(not(unix))]
-    ctrl_c().await;
-    tracing::info!("signal received");
+        tracing::info!("Ctrl-C received");
+    })
 }
