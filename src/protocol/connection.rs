@@ -10,8 +10,9 @@
 //! What it guarantees: messages are reassembled from fragments with control frames allowed in
 //! between; text is validated incrementally and fails with 1007 as soon as invalid bytes arrive;
 //! every limit is checked before the data is buffered; pings are answered automatically and
-//! control replies jump ahead of queued data; the closing handshake follows section 7; after a
-//! failure or a close no further message is delivered.
+//! pongs jump ahead of queued data; the closing handshake follows section 7, a close (ours, our
+//! answer to the peer's, or the one that fails the connection) leaving after the data queued
+//! before it and nothing after it; after a failure or a close no further message is delivered.
 
 use std::time::Instant;
 
