@@ -62,8 +62,8 @@ impl Request {
                     426,
                     "this resource only speaks WebSocket; send a WebSocket upgrade request",
                 )
-                .with_header("Upgrade", "websocket")
-                .with_header("Connection", "Upgrade"));
+                // No `Connection: Upgrade`: every refusal already says `Connection: close`.
+                .with_header("Upgrade", "websocket"));
             }
             return Err(bad_request("the Upgrade header must include `websocket`"));
         }
@@ -335,7 +335,12 @@ mod tests {
         let rejection = request.validate_upgrade().unwrap_err();
         assert_eq!(rejection.status(), 426);
         assert_eq!(rejection.header("Upgrade"), Some("websocket"));
-        assert_eq!(rejection.header("Connection"), Some("Upgrade"));
+        let response = String::from_utf8(rejection.to_bytes()).unwrap();
+        let connection_headers: Vec<&str> = response
+            .lines()
+            .filter(|line| line.to_ascii_lowercase().starts_with("connection:"))
+            .collect();
+        assert_eq!(connection_headers, ["Connection: close"]);
     }
 
     #[test]
