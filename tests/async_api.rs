@@ -370,3 +370,32 @@ async fn connect_to_a_closed_port_is_an_io_error() {
         .unwrap_err();
     assert!(matches!(error, Error::Io(_)), "{error:?}");
 }
+
+#[tokio::test]
+async fn split_read_half_gives_up_when_the_peer_never_answers_our_close() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}/silent", listener.local_addr().unwrap());
+    let silent_server = tokio::spawn(async move {
+        // Answers the handshake, reads our close, and then neither answers nor closes TCP.
+        let (mut peer, _) = RawPeer::accept(&listener, None).await;
+        assert_eq!(peer.read_frame().await.opcode, 0x8);
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        drop(peer);
+    });
+    let request = wschat::handshake::ClientRequest::from_url(&url).unwrap();
+    let config = Config::default().with_close_timeout(Duration::from_millis(300));
+    let (ws, _) = within(wschat::ws::connect_with(request, config))
+        .await
+        .unwrap();
+    let (mut reader, mut writer) = ws.split();
+    within(writer.close(CloseCode::NORMAL, "bye"))
+        .await
+        .unwrap();
+    let started = tokio::time::Instant::now();
+    assert!(within(reader.recv()).await.is_none());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "the close timeout bounds the wait"
+    );
+    silent_server.abort();
+}

@@ -160,6 +160,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Transport<S> {
             if let Poll::Ready(Err(e)) = self.poll_write_out(cx) {
                 return self.finish_with(Error::Io(e));
             }
+            if self.close_timer.is_some() && self.deadline_passed(cx) {
+                // We started the closing handshake and the peer never answered: give up on it
+                // (this also bounds a split read half whose write half sent the close).
+                ready!(self.mark_finished(cx));
+                return Poll::Ready(None);
+            }
             if self.poll_timer(cx) {
                 continue;
             }
