@@ -139,8 +139,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Transport<S> {
             }
             match self.conn.poll_message() {
                 Ok(Some(message)) => {
-                    if self.conn.wants_write() {
-                        // Answer pings and closes promptly; a blocked write is retried later.
+                    // Answer pings and closes promptly; a blocked write is retried later. Data
+                    // the application queued waits until input runs out, so that a burst of
+                    // echoes leaves in one write.
+                    let replied = matches!(message, Message::Ping(_) | Message::Close(_));
+                    if replied && self.conn.wants_write() {
                         if let Poll::Ready(Err(e)) = self.poll_write_out(cx) {
                             return self.finish_with(Error::Io(e));
                         }
