@@ -4,6 +4,7 @@
 //! the reader next has to wait for the network (or when the application flushes), which is what
 //! lets a pipelined echo loop answer a burst of frames with one system call.
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
@@ -16,15 +17,17 @@ use tokio::time::{Instant, Sleep};
 use crate::error::Error;
 use crate::protocol::{Connection, Message};
 
-/// A segment smaller than this is written together with the next one (vectored).
-const GATHER_BELOW: usize = 64 << 10;
+/// Most segments handed to one vectored write: a burst of large frames (header and payload
+/// segments each) leaves in one system call instead of one per frame.
+const MAX_GATHER: usize = 64;
 
 #[derive(Debug)]
 pub(crate) struct Transport<S> {
     stream: S,
     conn: Connection,
-    /// Bytes taken from the connection and not yet fully written, in order.
-    inflight: [Bytes; 2],
+    /// Bytes taken from the connection and not yet fully written, in order. Its allocation is
+    /// dropped with the connection's idle buffers, so an idle connection holds none.
+    inflight: VecDeque<Bytes>,
     /// Keepalive timer; boxed, and only created when keepalive is configured, so connections
     /// without one stay small.
     keepalive_timer: Option<Pin<Box<Sleep>>>,
@@ -45,7 +48,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Transport<S> {
         Self {
             stream,
             conn,
-            inflight: [Bytes::new(), Bytes::new()],
+            inflight: VecDeque::new(),
             keepalive_timer: None,
             close_timer: None,
             finished: false,
@@ -79,25 +82,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Transport<S> {
     /// Writes everything the connection has queued, then flushes the stream.
     pub(crate) fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         loop {
-            if self.inflight[0].is_empty() {
+            while self.inflight.len() < MAX_GATHER {
                 match self.conn.poll_transmit() {
-                    Some(first) => {
-                        if first.len() < GATHER_BELOW {
-                            self.inflight[1] = self.conn.poll_transmit().unwrap_or_default();
-                        }
-                        self.inflight[0] = first;
-                    }
-                    None => return Pin::new(&mut self.stream).poll_flush(cx),
+                    Some(bytes) => self.inflight.push_back(bytes),
+                    None => break,
                 }
             }
-            let written = if self.inflight[1].is_empty() {
-                ready!(Pin::new(&mut self.stream).poll_write(cx, &self.inflight[0]))?
-            } else {
-                let slices = [
-                    IoSlice::new(&self.inflight[0]),
-                    IoSlice::new(&self.inflight[1]),
-                ];
-                ready!(Pin::new(&mut self.stream).poll_write_vectored(cx, &slices))?
+            let written = match self.inflight.len() {
+                0 => return Pin::new(&mut self.stream).poll_flush(cx),
+                1 => ready!(Pin::new(&mut self.stream).poll_write(cx, &self.inflight[0]))?,
+                n => {
+                    let mut slices = [IoSlice::new(&[]); MAX_GATHER];
+                    for (slice, bytes) in slices.iter_mut().zip(&self.inflight) {
+                        *slice = IoSlice::new(bytes);
+                    }
+                    ready!(Pin::new(&mut self.stream).poll_write_vectored(cx, &slices[..n]))?
+                }
             };
             if written == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
@@ -108,11 +108,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Transport<S> {
 
     fn consume_inflight(&mut self, mut written: usize) {
         self.written += written as u64;
-        if written >= self.inflight[0].len() {
-            written -= self.inflight[0].len();
-            self.inflight[0] = std::mem::take(&mut self.inflight[1]);
+        while let Some(front) = self.inflight.front_mut() {
+            if written < front.len() {
+                front.advance(written);
+                return;
+            }
+            written -= front.len();
+            self.inflight.pop_front();
         }
-        self.inflight[0].advance(written.min(self.inflight[0].len()));
     }
 
     /// Waits until the connection accepts another message without exceeding the write buffer
@@ -160,9 +163,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Transport<S> {
                 ready!(self.poll_close_transport(cx));
                 return Poll::Ready(None);
             }
-            if let Poll::Ready(Err(e)) = self.poll_write_out(cx) {
-                return self.finish_with(Error::Io(e));
-            }
             if self.close_timer.is_some() && self.deadline_passed(cx) {
                 // We started the closing handshake and the peer never answered: give up on it
                 // (this also bounds a split read half whose write half sent the close).
@@ -172,9 +172,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Transport<S> {
             if self.poll_timer(cx) {
                 continue;
             }
+            // Read before writing: while more input is waiting, queued replies wait too, so a
+            // burst larger than one read is still answered with one write.
             let buffer = self.conn.read_buffer();
             match tokio_util::io::poll_read_buf(Pin::new(&mut self.stream), cx, buffer) {
-                Poll::Ready(Ok(0)) => return self.finish_with(Error::AbnormalClosure),
+                Poll::Ready(Ok(0)) => {
+                    let _ = self.poll_write_out(cx);
+                    return self.finish_with(Error::AbnormalClosure);
+                }
                 Poll::Ready(Ok(_)) => {
                     if self.conn.wants_time() {
                         self.conn.mark_received(Instant::now().into_std());
@@ -182,8 +187,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Transport<S> {
                 }
                 Poll::Ready(Err(e)) => return self.finish_with(Error::Io(e)),
                 Poll::Pending => {
-                    if !self.conn.wants_write() && self.inflight[0].is_empty() {
+                    if let Poll::Ready(Err(e)) = self.poll_write_out(cx) {
+                        return self.finish_with(Error::Io(e));
+                    }
+                    if !self.conn.wants_write() && self.inflight.is_empty() {
                         self.conn.release_idle_buffers();
+                        self.inflight = VecDeque::new();
                     }
                     return Poll::Pending;
                 }
