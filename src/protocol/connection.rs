@@ -29,6 +29,10 @@ use crate::frame::{
 /// Smallest read the buffer is prepared for; also what an idle connection grows back from.
 const MIN_READ: usize = 4 << 10;
 
+/// Largest room prepared for one read on the strength of earlier reads (see
+/// `Connection::read_size`).
+const MAX_READ: usize = 64 << 10;
+
 /// Above this capacity an emptied read buffer is released instead of kept for reuse.
 const KEEP_READ_CAPACITY: usize = 64 << 10;
 
@@ -60,6 +64,13 @@ pub struct Connection {
     role: Role,
     config: Config,
     read_buf: BytesMut,
+    /// Room the next read is given: doubles (up to `MAX_READ`) after a read that filled its
+    /// room, so a pipelined burst takes a few large reads instead of many small ones, and halves
+    /// (down to `MIN_READ`) after one that used less than a quarter of it. It grows only on
+    /// bytes that actually arrived, and survives the buffer's release while idle.
+    read_size: usize,
+    /// Buffer length and spare room when the IO layer last took the read buffer.
+    last_read: Option<(usize, usize)>,
     frame: Option<IncomingFrame>,
     assembly: Option<Assembly>,
     utf8: Utf8Validator,
@@ -83,6 +94,8 @@ impl Connection {
             outgoing: Outgoing::new(role),
             config,
             read_buf: BytesMut::new(),
+            read_size: MIN_READ,
+            last_read: None,
             frame: None,
             assembly: None,
             utf8: Utf8Validator::new(),
@@ -117,16 +130,33 @@ impl Connection {
     /// read: at least a few KiB, more while a large frame is arriving, never more than the data
     /// actually received would justify (an advertised length alone does not allocate).
     pub fn read_buffer(&mut self) -> &mut BytesMut {
+        self.settle_read();
         let wanted = match &self.frame {
             // Grow in proportion to the bytes held, not to the capacity: sizing by capacity
             // doubled it on every read, so a trickle of bytes after a large announced length
             // reserved the whole frame size.
             Some(frame) => (frame.len.saturating_sub(self.read_buf.len()))
-                .clamp(MIN_READ, self.read_buf.len().max(MIN_READ)),
-            None => MIN_READ,
+                .clamp(self.read_size, self.read_buf.len().max(self.read_size)),
+            None => self.read_size,
         };
         self.read_buf.reserve(wanted);
+        let len = self.read_buf.len();
+        self.last_read = Some((len, self.read_buf.capacity() - len));
         &mut self.read_buf
+    }
+
+    /// Adjusts `read_size` to what the last read into `read_buffer` delivered.
+    fn settle_read(&mut self) {
+        let Some((before, room)) = self.last_read.take() else {
+            return;
+        };
+        let got = self.read_buf.len().saturating_sub(before);
+        if got >= room && room > 0 {
+            self.read_size = (self.read_size * 2).min(MAX_READ);
+        } else if got > 0 && got < room / 4 {
+            self.read_size = (self.read_size / 2).max(MIN_READ);
+        }
+        // Nothing read: the read would have blocked, which says nothing about its size.
     }
 
     /// Tells the keepalive clock that bytes arrived at `now`. Only needed when keepalive is
@@ -148,6 +178,7 @@ impl Connection {
     pub fn release_idle_buffers(&mut self) {
         if self.read_buf.is_empty() && self.frame.is_none() {
             self.read_buf = BytesMut::new();
+            self.last_read = None;
         }
         if self.outgoing.is_empty() {
             self.outgoing.release_capacity();
@@ -175,6 +206,7 @@ impl Connection {
     /// Once, the reason the connection failed: a [`ProtocolError`] (the matching close frame is
     /// already queued) or [`Error::KeepaliveTimeout`]. After that, `Ok(None)` forever.
     pub fn poll_message(&mut self) -> Result<Option<Message>, Error> {
+        self.settle_read();
         if let Some(error) = self.failure.take() {
             return Err(error);
         }
