@@ -26,7 +26,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> IncomingRequest<S> {
     /// # Errors
     /// [`Error::Rejected`] after answering a malformed (400) or oversized (431) head;
     /// [`Error::Io`] when the peer disconnects or the timeout passes (nothing is answered then).
-    pub async fn read(mut stream: S, config: Config) -> Result<Self, Error> {
+    pub async fn read(stream: S, config: Config) -> Result<Self, Error> {
+        // Boxed: reading the head needs a reader and a timer, far more state than an open
+        // connection; unboxed, that size would stay in every connection task that awaits it
+        // for as long as the connection lives.
+        Box::pin(Self::read_head(stream, config)).await
+    }
+
+    async fn read_head(mut stream: S, config: Config) -> Result<Self, Error> {
         let mut reader = RequestReader::new(config.head_limits);
         let outcome = tokio::time::timeout(config.handshake_timeout, async {
             loop {
@@ -80,7 +87,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> IncomingRequest<S> {
     ///
     /// # Errors
     /// [`Error::Rejected`] after answering a refusal; [`Error::Io`].
-    pub async fn accept_with<F>(mut self, decide: F) -> Result<WebSocket<S>, Error>
+    pub async fn accept_with<F>(self, decide: F) -> Result<WebSocket<S>, Error>
+    where
+        F: FnOnce(&UpgradeRequest<'_>) -> Result<Option<String>, Rejection>,
+    {
+        // Boxed for the same reason as `read`.
+        Box::pin(self.answer(decide)).await
+    }
+
+    async fn answer<F>(mut self, decide: F) -> Result<WebSocket<S>, Error>
     where
         F: FnOnce(&UpgradeRequest<'_>) -> Result<Option<String>, Rejection>,
     {
@@ -142,10 +157,14 @@ pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
     stream: S,
     config: Config,
 ) -> Result<WebSocket<S>, Error> {
-    IncomingRequest::read(stream, config)
-        .await?
-        .accept(None)
-        .await
+    // Boxed, so that the task awaiting it is sized for the open connection, not the handshake.
+    Box::pin(async move {
+        IncomingRequest::read(stream, config)
+            .await?
+            .accept(None)
+            .await
+    })
+    .await
 }
 
 /// Accepts a WebSocket connection after `decide` has inspected the validated request (path,
@@ -158,8 +177,12 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
     F: FnOnce(&UpgradeRequest<'_>) -> Result<Option<String>, Rejection>,
 {
-    IncomingRequest::read(stream, config)
-        .await?
-        .accept_with(decide)
-        .await
+    // Boxed, so that the task awaiting it is sized for the open connection, not the handshake.
+    Box::pin(async move {
+        IncomingRequest::read(stream, config)
+            .await?
+            .accept_with(decide)
+            .await
+    })
+    .await
 }
