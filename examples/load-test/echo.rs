@@ -11,7 +11,7 @@ use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::proc_stat::{cpu_seconds, own_cpu_seconds};
+use crate::proc_stat::{cpu_times, own_cpu_seconds};
 use crate::server::Server;
 use crate::wire::{connect, frame_header, push_masked_frame, server_frame_len, OP_BINARY};
 
@@ -67,6 +67,8 @@ pub struct Sample {
     pub messages_per_cpu_second: f64,
     /// Server CPU use over the window, in cores.
     pub server_cpu: f64,
+    /// The part of the server's CPU time spent in user space (the rest is the kernel's).
+    pub server_user_share: f64,
     /// The generator's own CPU use over the window, in cores.
     pub generator_cpu: f64,
 }
@@ -100,14 +102,14 @@ pub async fn measure(
     tokio::time::sleep(warmup).await;
     let (count0, server0, own0, t0) = (
         echoes.load(Ordering::Relaxed),
-        cpu_seconds(server.pid()),
+        cpu_times(server.pid()),
         own_cpu_seconds(),
         Instant::now(),
     );
     tokio::time::sleep(window).await;
     let (count1, server1, own1, t1) = (
         echoes.load(Ordering::Relaxed),
-        cpu_seconds(server.pid()),
+        cpu_times(server.pid()),
         own_cpu_seconds(),
         Instant::now(),
     );
@@ -130,7 +132,8 @@ pub async fn measure(
     };
     let elapsed = (t1 - t0).as_secs_f64();
     let messages = (count1 - count0) as f64;
-    let server_cpu = server1 - server0;
+    let user = server1.0 - server0.0;
+    let server_cpu = user + (server1.1 - server0.1);
     Ok(Sample {
         messages_per_second: messages / elapsed,
         messages_per_cpu_second: if server_cpu > 0.0 {
@@ -139,6 +142,7 @@ pub async fn measure(
             f64::NAN
         },
         server_cpu: server_cpu / elapsed,
+        server_user_share: user / server_cpu,
         generator_cpu: (own1 - own0) / elapsed,
     })
 }

@@ -29,6 +29,8 @@ pub struct FanoutResult {
     pub p99: Duration,
     pub max: Duration,
     pub server_cpu_seconds: f64,
+    /// The generator's own CPU time over the same span, in seconds.
+    pub generator_cpu_seconds: f64,
 }
 
 pub async fn measure(
@@ -55,6 +57,7 @@ pub async fn measure(
     tokio::time::sleep(Duration::from_millis(500 + clients as u64)).await;
 
     let cpu0 = crate::proc_stat::cpu_seconds(server.pid()).unwrap_or(0.0);
+    let own0 = crate::proc_stat::own_cpu_seconds();
     let started = Instant::now();
     for seq in 0..messages {
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -78,6 +81,7 @@ pub async fn measure(
     }
     let elapsed = started.elapsed().as_secs_f64();
     let cpu1 = crate::proc_stat::cpu_seconds(server.pid()).unwrap_or(cpu0);
+    let own1 = crate::proc_stat::own_cpu_seconds();
     drain.abort();
     latencies.sort_unstable();
     let pick = |q: f64| {
@@ -92,6 +96,7 @@ pub async fn measure(
         p99: pick(0.99),
         max: pick(1.0),
         server_cpu_seconds: cpu1 - cpu0,
+        generator_cpu_seconds: own1 - own0,
     })
 }
 

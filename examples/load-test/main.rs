@@ -168,21 +168,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 program,
                 args: Vec::new(),
             };
-            println!("| clients | messages | deliveries/s | p50 | p99 | max | server CPU s |");
-            println!("|---:|---:|---:|---:|---:|---:|---:|");
+            println!(
+                "| clients | messages | deliveries/s | p50 | p99 | max | server CPU s | generator CPU s |"
+            );
+            println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
             for n in clients {
                 let server = Server::start(&spec, cpu)?;
                 let result = runtime.block_on(fanout::measure(&server, n, messages, window))?;
                 drop(server);
                 println!(
-                    "| {} | {} | {:.0} | {:.0} µs | {:.0} µs | {:.0} µs | {:.2} |",
+                    "| {} | {} | {:.0} | {:.0} µs | {:.0} µs | {:.0} µs | {:.2} | {:.2} |",
                     result.clients,
                     result.messages,
                     result.deliveries_per_second,
                     result.p50.as_secs_f64() * 1e6,
                     result.p99.as_secs_f64() * 1e6,
                     result.max.as_secs_f64() * 1e6,
-                    result.server_cpu_seconds
+                    result.server_cpu_seconds,
+                    result.generator_cpu_seconds
                 );
             }
             Ok(())
@@ -232,13 +235,14 @@ async fn run_echo(
                 let sample = echo::measure(&server, *case, warmup, window).await?;
                 drop(server);
                 eprintln!(
-                    "round {} | {:<34} | {:<18} | {:>9.0} msg/s | {:>9.0} msg/CPU-s | server {:>3.0}% | generator {:>3.0}%",
+                    "round {} | {:<34} | {:<18} | {:>9.0} msg/s | {:>9.0} msg/CPU-s | server {:>3.0}% ({:>2.0}% user) | generator {:>3.0}%",
                     round + 1,
                     case.label(),
                     servers[s].name,
                     sample.messages_per_second,
                     sample.messages_per_cpu_second,
                     sample.server_cpu * 100.0,
+                    sample.server_user_share * 100.0,
                     sample.generator_cpu * 100.0
                 );
                 samples.entry((c, s)).or_default().push(sample);
@@ -280,12 +284,13 @@ fn print_echo_tables(
     for (c, case) in cases.iter().enumerate() {
         for (s, spec) in servers.iter().enumerate() {
             println!(
-                "| {} | {} | {:.0} | {:.0} | {:.0}% | {:.0}% |",
+                "| {} | {} | {:.0} | {:.0} | {:.0}% | {:.0}% | {:.0}% |",
                 case.label(),
                 spec.name,
                 med(c, s, |x| x.messages_per_second),
                 med(c, s, |x| x.messages_per_cpu_second),
                 med(c, s, |x| x.server_cpu) * 100.0,
+                med(c, s, |x| x.server_user_share) * 100.0,
                 med(c, s, |x| x.generator_cpu) * 100.0
             );
         }

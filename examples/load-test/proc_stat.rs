@@ -19,13 +19,19 @@ fn clock_ticks_per_second() -> f64 {
 
 /// utime + stime of `pid` (all its threads), in seconds; `None` once the process is gone.
 pub fn cpu_seconds(pid: u32) -> Option<f64> {
+    cpu_times(pid).map(|(user, system)| user + system)
+}
+
+/// (utime, stime) of `pid` (all its threads), in seconds.
+pub fn cpu_times(pid: u32) -> Option<(f64, f64)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name is in parentheses and may contain spaces: count fields after the last ')'.
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
     // Fields 14 and 15 of stat(5) are the 12th and 13th after the command name.
     let utime: f64 = fields.get(11)?.parse().ok()?;
     let stime: f64 = fields.get(12)?.parse().ok()?;
-    Some((utime + stime) / clock_ticks_per_second())
+    let ticks = clock_ticks_per_second();
+    Some((utime / ticks, stime / ticks))
 }
 
 /// This process's own utime + stime, in seconds.
