@@ -7,9 +7,30 @@
 //!
 //! The bulk of each piece is checked by `simdutf8` (runtime-selected SIMD, portable builds), whose
 //! error reporting matches `std::str::from_utf8`: an error without an `error_len` is a truncated
-//! but so far valid sequence at the end of the piece.
+//! but so far valid sequence at the end of the piece. Short pieces go to an ASCII test and `std`.
 
 use crate::error::ProtocolError;
+
+/// Pieces at least this long are checked with SIMD; shorter ones with an ASCII test first, then
+/// `std` (benches/frame_codec.rs, group `utf8`: SIMD loses below a few hundred bytes).
+const SIMD_FROM: usize = 256;
+
+/// Whether every byte is below 0x80: ORs whole words together (no early exit, so the loop
+/// vectorizes), which beats `<[u8]>::is_ascii` on short inputs.
+#[inline]
+fn is_ascii(bytes: &[u8]) -> bool {
+    let mut words = bytes.chunks_exact(8);
+    let mut seen = 0u64;
+    for word in &mut words {
+        if let Ok(word) = <[u8; 8]>::try_from(word) {
+            seen |= u64::from_ne_bytes(word);
+        }
+    }
+    for byte in words.remainder() {
+        seen |= u64::from(*byte);
+    }
+    seen & 0x8080_8080_8080_8080 == 0
+}
 
 /// Validation state carried from one piece of a text message to the next.
 #[derive(Clone, Copy, Debug, Default)]
@@ -38,10 +59,23 @@ impl Utf8Validator {
                 return Ok(());
             }
         }
-        match simdutf8::compat::from_utf8(bytes) {
-            Ok(_) => Ok(()),
-            Err(e) if e.error_len().is_none() => {
-                let tail = bytes.get(e.valid_up_to()..).unwrap_or_default();
+        // Short pieces: SIMD set-up costs more than it saves, and most short text is ASCII.
+        let checked = if bytes.len() < SIMD_FROM {
+            if is_ascii(bytes) {
+                return Ok(());
+            }
+            std::str::from_utf8(bytes)
+                .map(drop)
+                .map_err(|e| (e.valid_up_to(), e.error_len()))
+        } else {
+            simdutf8::compat::from_utf8(bytes)
+                .map(drop)
+                .map_err(|e| (e.valid_up_to(), e.error_len()))
+        };
+        match checked {
+            Ok(()) => Ok(()),
+            Err((valid_up_to, None)) => {
+                let tail = bytes.get(valid_up_to..).unwrap_or_default();
                 self.partial[..tail.len()].copy_from_slice(tail);
                 self.partial_len = tail.len() as u8;
                 Ok(())
