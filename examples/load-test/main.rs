@@ -274,10 +274,13 @@ fn print_echo_tables(
     rounds: usize,
 ) {
     println!(
-        "Medians of {rounds} interleaved rounds; server CPU and generator CPU in % of one core.\n"
+        "Medians of {rounds} interleaved rounds; server and generator CPU in % of one core; \
+         user = the share of the server's CPU time spent in user space.\n"
     );
-    println!("| case | server | msg/s | msg per server-CPU-s | server CPU | generator CPU |");
-    println!("|---|---|---:|---:|---:|---:|");
+    println!(
+        "| case | server | msg/s | msg per server-CPU-s | server CPU | user | generator CPU |"
+    );
+    println!("|---|---|---:|---:|---:|---:|---:|");
     let med = |c: usize, s: usize, f: fn(&Sample) -> f64| {
         median(samples.get(&(c, s)).into_iter().flatten().map(f))
     };
