@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
+use wschat::chat::fd_limit::{raise_fd_limit, FD_HEADROOM};
 use wschat::chat::{banner, ChatServer, ServerOptions};
 
 fn main() -> ExitCode {
@@ -21,6 +22,7 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
+    check_fd_limit(&options);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -37,6 +39,29 @@ fn main() -> ExitCode {
             eprintln!("chat-server: {error}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Raises the open-file limit as far as allowed, and says whether it is enough.
+fn check_fd_limit(options: &ServerOptions) {
+    let wanted = u64::from(options.max_connections) + FD_HEADROOM;
+    match raise_fd_limit() {
+        Ok(limit) if limit.fits(options.max_connections as usize) => tracing::info!(
+            before = limit.before,
+            now = limit.soft,
+            hard = limit.hard,
+            "open-file limit"
+        ),
+        Ok(limit) => tracing::warn!(
+            before = limit.before,
+            now = limit.soft,
+            hard = limit.hard,
+            wanted,
+            "the open-file limit is below --max-connections plus {FD_HEADROOM}: connections \
+             will fail with 'too many open files' before the cap is reached; raise the hard \
+             limit (ulimit -Hn, LimitNOFILE= in a systemd unit) or lower --max-connections"
+        ),
+        Err(error) => tracing::warn!(%error, "cannot read or raise the open-file limit"),
     }
 }
 

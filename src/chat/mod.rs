@@ -10,7 +10,10 @@
 //! - [`wire`]: the plain-text and JSON formats, in one place;
 //! - [`names`]: `userN` allocation and nick rules;
 //! - [`web`]: the embedded browser client and HTTP routing;
-//! - [`server`]: the accept loop and graceful shutdown; [`options`]: its command line.
+//! - [`server`]: the accept loop and graceful shutdown; [`options`]: its command line;
+//! - the defences of a public server: [`admission`] (connection caps), [`flood_control`]
+//!   (per-connection rate limit), the Origin check ([`crate::handshake::OriginPolicy`]),
+//!   [`fd_limit`] (the open-file limit) and [`log_throttle`] (logs an attacker cannot flood).
 //!
 //! ```no_run
 //! # async fn run() -> std::io::Result<()> {
@@ -23,10 +26,14 @@
 //! # }
 //! ```
 
+pub mod admission;
 pub mod commands;
 pub mod event;
+pub mod fd_limit;
+pub mod flood_control;
 pub mod hub;
 pub mod local_hub;
+pub mod log_throttle;
 pub mod names;
 pub mod options;
 pub mod outbox;
@@ -38,5 +45,5 @@ pub mod wire;
 pub use hub::{Hub, HubError, MemberId, Membership, Post, Subscriber};
 pub use local_hub::LocalHub;
 pub use options::ServerOptions;
-pub use server::{banner, ChatServer, SHUTDOWN_GRACE};
+pub use server::{banner, ChatServer, ConnectionCount, SHUTDOWN_GRACE};
 pub use wire::{WireFormat, JSON_PROTOCOL};

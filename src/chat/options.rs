@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use crate::handshake::{Origin, OriginPolicy};
+
 /// Chat server: a WebSocket endpoint at /chat and a browser client at /.
 ///
 /// Plain WebSocket clients (chat-client, websocat, a browser console) get plain text lines;
@@ -41,6 +43,87 @@ pub struct ServerOptions {
     /// Bytes queued for one client before it is disconnected with 1008 (too slow).
     #[arg(long, default_value_t = 1 << 20, value_name = "BYTES", value_parser = clap::value_parser!(u32).range(1..))]
     pub queue_bytes: u32,
+
+    /// Most chat connections at once. Past it, upgrades get 503 with Retry-After and everyone
+    /// connected goes on undisturbed. Each connection is a file descriptor: the server raises its
+    /// open-file limit to the hard limit at start and warns if that is below this plus 256.
+    #[arg(long, env = "CHAT_MAX_CONNECTIONS", default_value_t = 10_000, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+
+    /// Most chat connections from one IPv4 address or IPv6 /64 (503 past it); 0 for no cap. The
+    /// default leaves room for an office or a school sharing one NAT address (a user with a
+    /// few tabs open holds a few connections), while no single host can take more than 1% of
+    /// the default --max-connections. Raise it if many users reach you through one proxy.
+    #[arg(
+        long,
+        env = "CHAT_MAX_CONNECTIONS_PER_IP",
+        default_value_t = 100,
+        value_name = "N"
+    )]
+    pub max_connections_per_ip: u32,
+
+    /// Flood control: messages (commands included) one connection may send per second on
+    /// average; one over the limit is dropped and its sender gets `error: slow down: ...`.
+    /// 0 turns flood control off.
+    #[arg(
+        long,
+        env = "CHAT_RATE",
+        default_value_t = 20,
+        value_name = "PER_SECOND"
+    )]
+    pub rate: u32,
+
+    /// Flood control: messages one connection may send at once after a pause.
+    #[arg(long, env = "CHAT_BURST", default_value_t = 40, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub burst: u32,
+
+    /// A connection that keeps sending over the limit this long (refusals less than 1 s apart)
+    /// is closed with 1008.
+    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    pub flood_disconnect_after: Duration,
+
+    /// Browser pages allowed to connect, as scheme://host[:port] (repeatable, or comma-separated
+    /// in CHAT_ALLOWED_ORIGINS); others get 403. Without it, a page may connect only if its
+    /// origin names the host and port it connects to (the page this server serves works,
+    /// other sites' pages are refused). Clients that send no Origin (not browsers) are always
+    /// allowed. `*` allows any origin (no protection against cross-site WebSocket hijacking).
+    #[arg(long = "allowed-origin", env = "CHAT_ALLOWED_ORIGINS", value_delimiter = ',', value_name = "ORIGIN", value_parser = parse_allowed_origin)]
+    pub allowed_origins: Vec<String>,
+
+    /// A client that has not completed its request (HTTP head or WebSocket upgrade) within this
+    /// is disconnected. Heads over 8 KiB get 431.
+    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    pub handshake_timeout: Duration,
+}
+
+/// Checks an `--allowed-origin` value: `*` or an origin.
+fn parse_allowed_origin(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    if text == "*" {
+        return Ok(text.to_owned());
+    }
+    text.parse::<Origin>()
+        .map(|origin| origin.to_string())
+        .map_err(|error| error.to_string())
+}
+
+impl ServerOptions {
+    /// The Origin policy these options describe.
+    #[must_use]
+    pub fn origin_policy(&self) -> OriginPolicy {
+        if self.allowed_origins.is_empty() {
+            return OriginPolicy::SameHost;
+        }
+        if self.allowed_origins.iter().any(|origin| origin == "*") {
+            return OriginPolicy::Any;
+        }
+        OriginPolicy::AllowList(
+            self.allowed_origins
+                .iter()
+                .filter_map(|origin| origin.parse().ok())
+                .collect(),
+        )
+    }
 }
 
 impl Default for ServerOptions {
@@ -54,6 +137,13 @@ impl Default for ServerOptions {
             idle_timeout: Duration::from_secs(60),
             queue_messages: 1024,
             queue_bytes: 1 << 20,
+            max_connections: 10_000,
+            max_connections_per_ip: 100,
+            rate: 20,
+            burst: 40,
+            flood_disconnect_after: Duration::from_secs(10),
+            allowed_origins: Vec::new(),
+            handshake_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -123,6 +213,22 @@ mod tests {
             "5",
             "--queue-bytes",
             "1000",
+            "--max-connections",
+            "7",
+            "--max-connections-per-ip",
+            "0",
+            "--rate",
+            "3",
+            "--burst",
+            "4",
+            "--flood-disconnect-after",
+            "2s",
+            "--allowed-origin",
+            "https://Chat.Example.com",
+            "--allowed-origin",
+            "http://localhost:3000,http://[::1]:3000",
+            "--handshake-timeout",
+            "500ms",
         ])
         .unwrap();
         assert_eq!(options.addr, "127.0.0.1:0");
@@ -131,6 +237,39 @@ mod tests {
         assert_eq!(options.ping_interval, Duration::from_secs(1));
         assert_eq!(options.idle_timeout, Duration::from_secs(2));
         assert_eq!((options.queue_messages, options.queue_bytes), (5, 1000));
+        assert_eq!(
+            (options.max_connections, options.max_connections_per_ip),
+            (7, 0)
+        );
+        assert_eq!((options.rate, options.burst), (3, 4));
+        assert_eq!(options.flood_disconnect_after, Duration::from_secs(2));
+        assert_eq!(options.handshake_timeout, Duration::from_millis(500));
+        let OriginPolicy::AllowList(origins) = options.origin_policy() else {
+            panic!("an allow-list");
+        };
+        let origins: Vec<String> = origins.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            origins,
+            [
+                "https://chat.example.com",
+                "http://localhost:3000",
+                "http://[::1]:3000"
+            ]
+        );
         assert!(ServerOptions::try_parse_from(["chat-server", "--max-message", "0"]).is_err());
+    }
+
+    #[test]
+    fn origins_are_checked_when_parsed_and_star_allows_any() {
+        for bad in ["null", "example.com", "http://a/path"] {
+            let parsed = ServerOptions::try_parse_from(["chat-server", "--allowed-origin", bad]);
+            assert!(parsed.is_err(), "{bad}");
+        }
+        let any = ServerOptions::try_parse_from(["chat-server", "--allowed-origin", "*"]).unwrap();
+        assert_eq!(any.origin_policy(), OriginPolicy::Any);
+        assert_eq!(
+            ServerOptions::default().origin_policy(),
+            OriginPolicy::SameHost
+        );
     }
 }

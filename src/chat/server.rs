@@ -11,17 +11,30 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::{debug, info, warn};
 
+use super::admission::{Admission, AdmissionLimits, Slot};
+use super::flood_control::FloodLimits;
 use super::hub::Hub;
 use super::local_hub::LocalHub;
+use super::log_throttle::{FirstSeen, LogThrottle};
 use super::options::ServerOptions;
 use super::outbox::OutboxLimits;
 use super::session::{self, SessionSettings};
 use super::web::{self, Route};
 use super::wire::WireFormat;
 use crate::error::Error;
-use crate::handshake::Rejection;
+use crate::handshake::{OriginPolicy, Rejection};
 use crate::protocol::Config;
-use crate::ws::IncomingRequest;
+use crate::ws::{IncomingRequest, WebSocket};
+
+/// How often a repeated warning (accept errors, a full server) may be logged.
+const WARNING_INTERVAL: Duration = Duration::from_secs(10);
+
+/// How long the accept loop pauses after an accept error (e.g. out of file descriptors), so it
+/// does not spin while the condition lasts.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Distinct refused origins remembered for logging each once.
+const ORIGINS_REMEMBERED: usize = 1024;
 
 /// How long clients get to answer the shutdown close before the server exits anyway.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -43,6 +56,10 @@ struct Shared {
     config: Config,
     session: SessionSettings,
     hub: Arc<dyn Hub>,
+    admission: Arc<Admission>,
+    origin_policy: OriginPolicy,
+    refused_origins: FirstSeen,
+    capacity_warnings: LogThrottle,
 }
 
 /// A bound chat server, not yet accepting.
@@ -79,7 +96,8 @@ impl ChatServer {
         let mut config = Config::default()
             .with_max_message_size(limit)
             .with_max_frame_size(limit)
-            .with_close_timeout(SHUTDOWN_GRACE);
+            .with_close_timeout(SHUTDOWN_GRACE)
+            .with_handshake_timeout(options.handshake_timeout);
         if !options.ping_interval.is_zero() {
             config = config.with_keepalive(options.ping_interval, options.idle_timeout);
         }
@@ -90,13 +108,26 @@ impl ChatServer {
                 max_bytes: options.queue_bytes as usize,
             },
             close_grace: SHUTDOWN_GRACE,
+            flood: (options.rate > 0).then(|| FloodLimits {
+                rate: f64::from(options.rate),
+                burst: f64::from(options.burst),
+                disconnect_after: options.flood_disconnect_after,
+            }),
         };
+        let admission = Admission::new(AdmissionLimits {
+            total: options.max_connections as usize,
+            per_address: options.max_connections_per_ip as usize,
+        });
         Ok(Self {
             listener,
             shared: Arc::new(Shared {
                 config,
                 session,
                 hub,
+                admission,
+                origin_policy: options.origin_policy(),
+                refused_origins: FirstSeen::new(ORIGINS_REMEMBERED),
+                capacity_warnings: LogThrottle::new(WARNING_INTERVAL),
             }),
         })
     }
@@ -109,15 +140,29 @@ impl ChatServer {
         self.listener.local_addr()
     }
 
+    /// Chat connections open now (admitted upgrades whose connection has not ended).
+    #[must_use]
+    pub fn connections(&self) -> usize {
+        self.shared.admission.connections()
+    }
+
+    /// A handle that reports [`ChatServer::connections`] while the server runs.
+    #[must_use]
+    pub fn connection_count(&self) -> ConnectionCount {
+        ConnectionCount(Arc::clone(&self.shared.admission))
+    }
+
     /// Serves until `shutdown` resolves, then stops accepting, closes every connection with
     /// 1001 "server shutting down", waits up to [`SHUTDOWN_GRACE`] for the closing handshakes,
     /// and returns.
     ///
     /// # Errors
-    /// Never at present; accept errors (e.g. too many open files) are logged and retried.
+    /// Never at present; accept errors (e.g. too many open files) are logged (at most once per
+    /// 10 s, with a count) and retried after a short pause.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> io::Result<()> {
         let (stop, stopped) = watch::channel(false);
         let mut connections = JoinSet::new();
+        let accept_warnings = LogThrottle::new(WARNING_INTERVAL);
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
@@ -132,8 +177,10 @@ impl ChatServer {
                         ));
                     }
                     Err(error) => {
-                        warn!(%error, "accept failed; retrying shortly");
-                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        if let Some(suppressed) = accept_warnings.admit(std::time::Instant::now()) {
+                            warn!(%error, similar_errors_not_logged = suppressed, "accept failed; retrying shortly");
+                        }
+                        tokio::time::sleep(ACCEPT_BACKOFF).await;
                     }
                 },
                 Some(_) = connections.join_next(), if !connections.is_empty() => {}
@@ -161,7 +208,8 @@ impl ChatServer {
     }
 }
 
-/// One TCP connection: read the request head, then serve the page, upgrade, or refuse.
+/// One TCP connection: the request and its answer within the handshake timeout, then the chat
+/// session if it was an admitted upgrade.
 async fn serve(
     stream: TcpStream,
     peer: SocketAddr,
@@ -169,41 +217,72 @@ async fn serve(
     mut stopped: watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
-    let incoming = tokio::select! {
-        incoming = IncomingRequest::read(stream, shared.config.clone()) => incoming,
+    let opening =
+        tokio::time::timeout(shared.config.handshake_timeout, open(stream, peer, &shared));
+    let opened = tokio::select! {
+        opened = opening => opened,
         _ = stopped.wait_for(|stop| *stop) => return,
     };
-    let incoming = match incoming {
+    match opened {
+        Ok(Some((ws, format, slot))) => {
+            let hub = Arc::clone(&shared.hub);
+            session::run(ws, peer, format, hub, shared.session.clone(), stopped).await;
+            drop(slot);
+        }
+        Ok(None) => {}
+        Err(_) => debug!(%peer, "handshake timed out; dropping the connection"),
+    }
+}
+
+/// Reads the request and serves the page, refuses, or accepts the upgrade (taking a connection
+/// slot); `None` when there is no chat session to run.
+async fn open(
+    stream: TcpStream,
+    peer: SocketAddr,
+    shared: &Shared,
+) -> Option<(WebSocket<TcpStream>, WireFormat, Slot)> {
+    let incoming = match IncomingRequest::read(stream, shared.config.clone()).await {
         Ok(incoming) => incoming,
-        Err(Error::Rejected(rejection)) => return log_rejection(peer, &rejection),
+        Err(Error::Rejected(rejection)) => {
+            log_rejection(peer, &rejection);
+            return None;
+        }
         Err(error) => {
-            return debug!(%peer, %error, "connection ended before a complete request");
+            debug!(%peer, %error, "connection ended before a complete request");
+            return None;
         }
     };
     let request = incoming.request();
     let (method, path) = (request.method().to_owned(), request.path().to_owned());
+    let origin = request.origin().map(str::to_owned);
     let refusal = match web::route(request) {
         Route::Page => {
             debug!(%peer, "serving the web client");
             if let Err(error) = incoming.respond(web::page_response()).await {
                 debug!(%peer, %error, "could not send the page");
             }
-            return;
+            return None;
         }
         Route::Upgrade => {
             let format = WireFormat::negotiate(request.offered_protocols());
+            let mut slot = None;
             let accepted = incoming
-                .accept_with(|_| Ok(format.protocol().map(str::to_owned)))
+                .accept_with(|upgrade| {
+                    shared.origin_policy.check(upgrade.request())?;
+                    let admitted = shared.admission.try_admit(peer.ip());
+                    slot = Some(admitted.map_err(|refusal| refusal.rejection())?);
+                    Ok(format.protocol().map(str::to_owned))
+                })
                 .await;
-            match accepted {
-                Ok(ws) => {
-                    let hub = Arc::clone(&shared.hub);
-                    session::run(ws, peer, format, hub, shared.session.clone(), stopped).await;
+            match (accepted, slot) {
+                (Ok(ws), Some(slot)) => return Some((ws, format, slot)),
+                (Ok(_), None) => warn!(%peer, "upgrade accepted without a slot"),
+                (Err(Error::Rejected(rejection)), _) => {
+                    log_refused_upgrade(peer, &rejection, origin.as_deref(), shared);
                 }
-                Err(Error::Rejected(rejection)) => log_rejection(peer, &rejection),
-                Err(error) => debug!(%peer, %error, "handshake failed"),
+                (Err(error), _) => debug!(%peer, %error, "handshake failed"),
             }
-            return;
+            return None;
         }
         Route::PlainChat => web::upgrade_required(),
         Route::MethodNotAllowed => web::method_not_allowed(),
@@ -215,6 +294,52 @@ async fn serve(
         debug!(%peer, %method, %path, "not found");
     } else {
         info!(%peer, %method, %path, status, %error, "rejected request");
+    }
+    None
+}
+
+/// Logs a refused upgrade without letting a flood of them flood the log: a refused origin once
+/// per origin, a full server once per [`WARNING_INTERVAL`].
+fn log_refused_upgrade(
+    peer: SocketAddr,
+    rejection: &Rejection,
+    origin: Option<&str>,
+    shared: &Shared,
+) {
+    match rejection.status() {
+        403 => {
+            let origin = origin.unwrap_or("");
+            if shared.refused_origins.first(origin) {
+                warn!(%peer, origin, "refused a WebSocket upgrade from another site's page (403); further refusals of this origin are logged at debug level");
+            } else {
+                debug!(%peer, origin, "refused origin (403)");
+            }
+        }
+        503 => {
+            if let Some(suppressed) = shared.capacity_warnings.admit(std::time::Instant::now()) {
+                warn!(
+                    %peer,
+                    connections = shared.admission.connections(),
+                    limits = ?shared.admission.limits(),
+                    similar_refusals_not_logged = suppressed,
+                    reason = rejection.reason().trim_end(),
+                    "refused a connection over the cap (503)"
+                );
+            }
+        }
+        _ => log_rejection(peer, rejection),
+    }
+}
+
+/// Reports the number of open chat connections of a running [`ChatServer`].
+#[derive(Clone, Debug)]
+pub struct ConnectionCount(Arc<Admission>);
+
+impl ConnectionCount {
+    /// Chat connections open now.
+    #[must_use]
+    pub fn get(&self) -> usize {
+        self.0.connections()
     }
 }
 

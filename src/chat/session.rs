@@ -22,6 +22,7 @@ use tracing::{debug, info, warn};
 
 use super::commands::{self, Command, Input, HELP};
 use super::event::{Event, EventKind};
+use super::flood_control::{FloodControl, FloodLimits, Verdict};
 use super::hub::{Hub, MemberId, Post, Subscriber};
 use super::outbox::{Next, Outbox, OutboxLimits};
 use super::wire::{self, Submission, WireFormat};
@@ -42,6 +43,8 @@ pub struct SessionSettings {
     pub outbox: OutboxLimits,
     /// How long to wait for the closing handshake once the end is decided.
     pub close_grace: Duration,
+    /// Flood control; `None` for none.
+    pub flood: Option<FloodLimits>,
 }
 
 /// Runs a session over an accepted connection until it is closed. `shutdown` turning true (or
@@ -72,6 +75,9 @@ pub async fn run<S>(
         outbox: Arc::clone(&outbox),
         format,
         max_message: settings.max_message,
+        flood: settings
+            .flood
+            .map(|limits| FloodControl::new(limits, Instant::now().into_std())),
     };
 
     let mut shutdown_seen = false;
@@ -94,7 +100,7 @@ pub async fn run<S>(
             () = outbox.closing(), if close_deadline.is_none() => {
                 if let Some(close) = outbox.close_request() {
                     if close.code == CloseCode::POLICY_VIOLATION {
-                        warn!(%peer, name = %session.name, reason = %close.reason, "closing a client that does not keep up");
+                        warn!(%peer, name = %session.name, reason = %close.reason, "closing the connection");
                     }
                 }
                 session.leave();
@@ -215,6 +221,7 @@ struct Session {
     outbox: Arc<Outbox>,
     format: WireFormat,
     max_message: usize,
+    flood: Option<FloodControl>,
 }
 
 impl Session {
@@ -226,6 +233,9 @@ impl Session {
 
     /// Acts on one text message from the user.
     fn handle_text(&mut self, text: &str) {
+        if !self.within_flood_limit() {
+            return;
+        }
         let submission = match wire::decode(text, self.format) {
             Ok(submission) => submission,
             Err(error) => return self.reply_error(error.to_string()),
@@ -249,6 +259,36 @@ impl Session {
             Ok(Input::Message(text)) => self.post(Post::Message(text)),
             Ok(Input::Command(command)) => self.run_command(command),
             Err(error) => self.reply_error(error.to_string()),
+        }
+    }
+
+    /// Takes a flood-control token; on refusal tells the user, or closes a persistent flooder.
+    fn within_flood_limit(&mut self) -> bool {
+        let Some(flood) = &mut self.flood else {
+            return true;
+        };
+        let limits = flood.limits();
+        match flood.check(Instant::now().into_std()) {
+            Verdict::Allowed => true,
+            Verdict::Refused => {
+                self.reply_error(format!(
+                    "slow down: you can send {} messages per second ({} at once); this one was \
+                     not sent",
+                    limits.rate, limits.burst
+                ));
+                false
+            }
+            Verdict::Disconnect => {
+                self.outbox.request_close(
+                    CloseCode::POLICY_VIOLATION,
+                    &format!(
+                        "flooding: over {} messages per second for {} s",
+                        limits.rate,
+                        limits.disconnect_after.as_secs()
+                    ),
+                );
+                false
+            }
         }
     }
 
