@@ -75,7 +75,8 @@ async fn names_are_unique_when_many_connect_at_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_client_sees_every_message_in_the_same_order() {
     const PER_SENDER: usize = 60;
-    let server = TestServer::start(&[]).await;
+    // Senders go as fast as they can: flood control (tested in chat_defences) is off.
+    let server = TestServer::start(&["--rate", "0"]).await;
     let clients = join_many(&server, 4).await;
     let mut tasks = Vec::new();
     for (i, mut ws) in clients.into_iter().enumerate() {
@@ -227,7 +228,7 @@ async fn help_users_and_unknown_commands_answer_the_sender_only() {
 
 #[tokio::test]
 async fn newcomers_get_the_last_50_messages_before_the_greeting() {
-    let server = TestServer::start(&[]).await;
+    let server = TestServer::start(&["--rate", "0"]).await;
     let (mut talker, _, _) = join(&server).await;
     for n in 0..60 {
         send(&mut talker, &format!("message {n}")).await;
@@ -328,7 +329,7 @@ async fn a_binary_message_is_answered_with_close_1003() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_never_reads_is_closed_with_1008_and_the_others_get_everything() {
-    let server = TestServer::start(&["--history", "0"]).await;
+    let server = TestServer::start(&["--history", "0", "--rate", "0"]).await;
     let mut c = join_many(&server, 2).await;
     // The slow client, with a small receive buffer so that it fills up quickly.
     let socket = tokio::net::TcpSocket::new_v4().unwrap();

@@ -166,7 +166,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let spec = ServerSpec {
                 name: "chat-server".into(),
                 program,
-                args: Vec::new(),
+                // The generator is one host sending as fast as it can: lift the per-address cap
+                // and flood control, which would otherwise (rightly) refuse it.
+                args: ["--max-connections-per-ip", "0", "--rate", "0"]
+                    .map(String::from)
+                    .to_vec(),
             };
             println!(
                 "| clients | messages | deliveries/s | p50 | p99 | max | server CPU s | generator CPU s |"

@@ -2,6 +2,8 @@
 //! the crate's own client API. Every wait is bounded.
 #![allow(dead_code)] // Each test file uses a different subset.
 
+pub mod process;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
