@@ -407,3 +407,67 @@ async fn the_page_reconnects_with_backoff_after_the_server_restarts() {
         .expect("the reconnect scenario finishes in time");
     let _ = tokio::time::timeout(BROWSER_LIMIT, browser.close()).await;
 }
+
+/// Opens a WebSocket to `url` from the page shown in `browser`; returns `open` or
+/// `refused CODE` (a refused upgrade is a close with 1006 to the page).
+async fn probe_websocket(browser: &Client, url: &str) -> String {
+    eval(
+        browser,
+        &format!(
+            "window.__probe = null; const ws = new WebSocket({url:?}); \
+             ws.onopen = () => {{ window.__probe = 'open'; ws.close(1000); }}; \
+             ws.onclose = (e) => {{ if (window.__probe === null) window.__probe = 'refused ' + e.code; }}; \
+             return true;"
+        ),
+    )
+    .await;
+    wait_for(browser, "the probe's outcome", "return window.__probe")
+        .await
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Cross-site WebSocket hijacking, in a real browser: a page served from another origin (here
+/// another server's port) cannot open the chat's WebSocket, while the chat's own page can; an
+/// allow-list lets exactly the listed origin in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_sites_page_cannot_open_the_chat_websocket() {
+    let chat = TestServer::start(&[]).await;
+    let other_site = TestServer::start(&[]).await;
+    let other_origin = format!("http://{}", other_site.addr);
+    let partner = TestServer::start(&["--allowed-origin", &other_origin]).await;
+    let mut driver = ChromeDriver::start().await;
+    let browser = driver.browser().await;
+    let run = async {
+        browser
+            .goto(&format!("http://{}/", chat.addr))
+            .await
+            .expect("page loads");
+        assert_eq!(probe_websocket(&browser, &chat.url()).await, "open");
+
+        browser
+            .goto(&format!("{other_origin}/"))
+            .await
+            .expect("page loads");
+        wait_online(&browser).await;
+        assert_eq!(
+            probe_websocket(&browser, &chat.url()).await,
+            "refused 1006",
+            "a page from {other_origin} must not reach {}",
+            chat.url()
+        );
+        assert_eq!(
+            probe_websocket(&browser, &partner.url()).await,
+            "open",
+            "the allow-listed origin is let in"
+        );
+    };
+    tokio::time::timeout(Duration::from_secs(90), run)
+        .await
+        .expect("the probes finish in time");
+    let _ = tokio::time::timeout(BROWSER_LIMIT, browser.close()).await;
+    for server in [chat, other_site, partner] {
+        server.shutdown().await;
+    }
+}

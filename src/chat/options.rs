@@ -20,28 +20,28 @@ pub struct ServerOptions {
 
     /// Number of recent messages replayed to a newcomer before the greeting (at most what fills
     /// half of its queue); 0 turns history off. Whispers are never kept.
-    #[arg(long, default_value_t = 50, value_name = "N")]
+    #[arg(long, env = "CHAT_HISTORY", default_value_t = 50, value_name = "N")]
     pub history: usize,
 
     /// Longest chat message in bytes; a longer one is refused with an error line. Messages
     /// beyond max(64 KiB, 8 x this) are not even read: the connection is closed with 1009.
-    #[arg(long, default_value_t = 4096, value_name = "BYTES", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, env = "CHAT_MAX_MESSAGE", default_value_t = 4096, value_name = "BYTES", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_message: u32,
 
     /// Time between keepalive pings (e.g. 30s, 500ms, 2m); 0 disables keepalive.
-    #[arg(long, default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
+    #[arg(long, env = "CHAT_PING_INTERVAL", default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
     pub ping_interval: Duration,
 
     /// A connection that sent nothing (not even a pong) for this long is closed.
-    #[arg(long, default_value = "60s", value_parser = parse_duration, value_name = "DURATION")]
+    #[arg(long, env = "CHAT_IDLE_TIMEOUT", default_value = "60s", value_parser = parse_duration, value_name = "DURATION")]
     pub idle_timeout: Duration,
 
     /// Messages queued for one client before it is disconnected with 1008 (too slow).
-    #[arg(long, default_value_t = 1024, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, env = "CHAT_QUEUE_MESSAGES", default_value_t = 1024, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub queue_messages: u32,
 
     /// Bytes queued for one client before it is disconnected with 1008 (too slow).
-    #[arg(long, default_value_t = 1 << 20, value_name = "BYTES", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, env = "CHAT_QUEUE_BYTES", default_value_t = 1 << 20, value_name = "BYTES", value_parser = clap::value_parser!(u32).range(1..))]
     pub queue_bytes: u32,
 
     /// Most chat connections at once. Past it, upgrades get 503 with Retry-After and everyone
@@ -79,7 +79,7 @@ pub struct ServerOptions {
 
     /// A connection that keeps sending over the limit this long (refusals less than 1 s apart)
     /// is closed with 1008.
-    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    #[arg(long, env = "CHAT_FLOOD_DISCONNECT_AFTER", default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
     pub flood_disconnect_after: Duration,
 
     /// Browser pages allowed to connect, as scheme://host[:port] (repeatable, or comma-separated
@@ -92,7 +92,7 @@ pub struct ServerOptions {
 
     /// A client that has not completed its request (HTTP head or WebSocket upgrade) within this
     /// is disconnected. Heads over 8 KiB get 431.
-    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    #[arg(long, env = "CHAT_HANDSHAKE_TIMEOUT", default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
     pub handshake_timeout: Duration,
 }
 
