@@ -145,7 +145,14 @@ async fn one_address_holds_at_most_its_share_of_connections() {
 async fn concurrent_upgrades_racing_for_the_last_slots_never_exceed_the_cap() {
     const CAP: usize = 10;
     const RACERS: usize = 80;
-    let server = TestServer::start(&["--max-connections", "10"]).await;
+    // One address opens them all at once: lift its handshake cap, which is tested below.
+    let server = TestServer::start(&[
+        "--max-connections",
+        "10",
+        "--max-pending-handshakes-per-ip",
+        "0",
+    ])
+    .await;
     let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(RACERS));
     let racers: Vec<_> = (0..RACERS)
         .map(|_| {
@@ -403,5 +410,69 @@ async fn a_head_over_8_kib_gets_431() {
         response.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"),
         "{response}"
     );
+    server.shutdown().await;
+}
+
+/// What the server sends on `stream` before closing it, if it closes it within one second.
+async fn answer_and_close(stream: &mut TcpStream) -> Option<String> {
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(1), stream.read_to_end(&mut answer));
+    match read.await {
+        Ok(_) => Some(String::from_utf8_lossy(&answer).into_owned()),
+        Err(_) => None,
+    }
+}
+
+/// Whether the server closes `stream` (EOF or reset) within `wait`.
+async fn closed_within(stream: &mut TcpStream, wait: Duration) -> bool {
+    let mut byte = [0; 1];
+    matches!(
+        tokio::time::timeout(wait, stream.read(&mut byte)).await,
+        Ok(Ok(0) | Err(_))
+    )
+}
+
+/// Connections that never send their request hold a handshake slot until the handshake
+/// timeout; past the caps (in all, and per address) new connections are closed at once, and
+/// the slots come back when the idle ones are dropped.
+#[tokio::test]
+async fn handshakes_in_progress_are_capped_in_all_and_per_address() {
+    let server = TestServer::start(&[
+        "--max-pending-handshakes",
+        "4",
+        "--max-pending-handshakes-per-ip",
+        "2",
+        "--handshake-timeout",
+        "2s",
+    ])
+    .await;
+    let mut idle = vec![
+        tcp_from(server.addr, Some("127.0.0.1")).await,
+        tcp_from(server.addr, Some("127.0.0.1")).await,
+    ];
+    let mut third = tcp_from(server.addr, Some("127.0.0.1")).await;
+    let answer = answer_and_close(&mut third).await;
+    let answer = answer.expect("a third handshake from one address is closed at once");
+    assert!(answer.starts_with("HTTP/1.1 503 "), "{answer}");
+    assert!(answer.contains("Retry-After: 10"), "{answer}");
+    assert!(answer.contains("from your address"), "{answer}");
+    idle.push(tcp_from(server.addr, Some("127.0.0.2")).await);
+    idle.push(tcp_from(server.addr, Some("127.0.0.3")).await);
+    let mut fifth = tcp_from(server.addr, Some("127.0.0.4")).await;
+    let answer = answer_and_close(&mut fifth).await;
+    let answer = answer.expect("a fifth handshake is closed at once");
+    assert!(answer.contains("busy with other handshakes"), "{answer}");
+    for stream in &mut idle {
+        assert!(
+            !closed_within(stream, Duration::from_millis(100)).await,
+            "the idle ones wait for the timeout"
+        );
+    }
+    // The handshake timeout frees every slot; then anyone can connect again.
+    for stream in &mut idle {
+        assert!(closed_within(stream, Duration::from_secs(3)).await);
+    }
+    let (_ws, _, greeting) = join(&server).await;
+    assert_eq!(greeting, "You are connected! There are 1 users here.");
     server.shutdown().await;
 }

@@ -44,9 +44,10 @@ fn main() -> ExitCode {
 
 /// Raises the open-file limit as far as allowed, and says whether it is enough.
 fn check_fd_limit(options: &ServerOptions) {
-    let wanted = u64::from(options.max_connections) + FD_HEADROOM;
+    let sockets = u64::from(options.max_connections) + u64::from(options.max_pending_handshakes);
+    let wanted = sockets + FD_HEADROOM;
     match raise_fd_limit() {
-        Ok(limit) if limit.fits(options.max_connections as usize) => tracing::info!(
+        Ok(limit) if limit.fits(sockets) => tracing::info!(
             before = limit.before,
             now = limit.soft,
             hard = limit.hard,
@@ -57,9 +58,10 @@ fn check_fd_limit(options: &ServerOptions) {
             now = limit.soft,
             hard = limit.hard,
             wanted,
-            "the open-file limit is below --max-connections plus {FD_HEADROOM}: connections \
-             will fail with 'too many open files' before the cap is reached; raise the hard \
-             limit (ulimit -Hn, LimitNOFILE= in a systemd unit) or lower --max-connections"
+            "the open-file limit is below --max-connections plus --max-pending-handshakes plus \
+             {FD_HEADROOM}: connections will fail with 'too many open files' before the caps \
+             are reached; raise the hard limit (ulimit -Hn, LimitNOFILE= in a systemd unit) or \
+             lower --max-connections"
         ),
         Err(error) => tracing::warn!(%error, "cannot read or raise the open-file limit"),
     }

@@ -7,9 +7,9 @@
 
 use std::io;
 
-/// Descriptors kept free beyond the connection cap: the listener, handshakes in progress, page
-/// requests, logs, the runtime's own.
-pub const FD_HEADROOM: u64 = 256;
+/// Descriptors needed beyond connections and handshakes: the listener, standard streams, the
+/// runtime's own.
+pub const FD_HEADROOM: u64 = 64;
 
 /// The open-file limit before and after [`raise_fd_limit`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,10 +23,11 @@ pub struct FdLimit {
 }
 
 impl FdLimit {
-    /// Whether `max_connections` plus [`FD_HEADROOM`] fit under the soft limit.
+    /// Whether `sockets` (every connection and handshake the server may hold) plus
+    /// [`FD_HEADROOM`] fit under the soft limit.
     #[must_use]
-    pub fn fits(&self, max_connections: usize) -> bool {
-        (max_connections as u64).saturating_add(FD_HEADROOM) <= self.soft
+    pub fn fits(&self, sockets: u64) -> bool {
+        sockets.saturating_add(FD_HEADROOM) <= self.soft
     }
 }
 
@@ -79,7 +80,7 @@ mod tests {
             soft: 1024,
             hard: 1024,
         };
-        assert!(limit.fits(768));
-        assert!(!limit.fits(769));
+        assert!(limit.fits(960));
+        assert!(!limit.fits(961));
     }
 }

@@ -46,7 +46,8 @@ pub struct ServerOptions {
 
     /// Most chat connections at once. Past it, upgrades get 503 with Retry-After and everyone
     /// connected goes on undisturbed. Each connection is a file descriptor: the server raises its
-    /// open-file limit to the hard limit at start and warns if that is below this plus 256.
+    /// open-file limit to the hard limit at start and warns if that is below this plus
+    /// --max-pending-handshakes plus 64.
     #[arg(long, env = "CHAT_MAX_CONNECTIONS", default_value_t = 10_000, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: u32,
 
@@ -89,6 +90,23 @@ pub struct ServerOptions {
     /// allowed. `*` allows any origin (no protection against cross-site WebSocket hijacking).
     #[arg(long = "allowed-origin", env = "CHAT_ALLOWED_ORIGINS", value_delimiter = ',', value_name = "ORIGIN", value_parser = parse_allowed_origin)]
     pub allowed_origins: Vec<String>,
+
+    /// Most connections still in their handshake (sending the request, being answered) at
+    /// once; past it, new TCP connections are closed at once. Bounds the descriptors that
+    /// clients who never finish (slowloris) can pin, together with --handshake-timeout.
+    #[arg(long, env = "CHAT_MAX_PENDING_HANDSHAKES", default_value_t = 1024, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_pending_handshakes: u32,
+
+    /// Most handshakes in progress from one IPv4 address or IPv6 /64; 0 for no cap. A browser
+    /// opens two at most (the page and the WebSocket), so one host cannot take every
+    /// --max-pending-handshakes slot.
+    #[arg(
+        long,
+        env = "CHAT_MAX_PENDING_HANDSHAKES_PER_IP",
+        default_value_t = 16,
+        value_name = "N"
+    )]
+    pub max_pending_handshakes_per_ip: u32,
 
     /// A client that has not completed its request (HTTP head or WebSocket upgrade) within this
     /// is disconnected. Heads over 8 KiB get 431.
@@ -143,6 +161,8 @@ impl Default for ServerOptions {
             burst: 40,
             flood_disconnect_after: Duration::from_secs(10),
             allowed_origins: Vec::new(),
+            max_pending_handshakes: 1024,
+            max_pending_handshakes_per_ip: 16,
             handshake_timeout: Duration::from_secs(10),
         }
     }
@@ -229,6 +249,10 @@ mod tests {
             "http://localhost:3000,http://[::1]:3000",
             "--handshake-timeout",
             "500ms",
+            "--max-pending-handshakes",
+            "9",
+            "--max-pending-handshakes-per-ip",
+            "3",
         ])
         .unwrap();
         assert_eq!(options.addr, "127.0.0.1:0");
@@ -244,6 +268,13 @@ mod tests {
         assert_eq!((options.rate, options.burst), (3, 4));
         assert_eq!(options.flood_disconnect_after, Duration::from_secs(2));
         assert_eq!(options.handshake_timeout, Duration::from_millis(500));
+        assert_eq!(
+            (
+                options.max_pending_handshakes,
+                options.max_pending_handshakes_per_ip
+            ),
+            (9, 3)
+        );
         let OriginPolicy::AllowList(origins) = options.origin_policy() else {
             panic!("an allow-list");
         };

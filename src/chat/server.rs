@@ -11,7 +11,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::{debug, info, warn};
 
-use super::admission::{Admission, AdmissionLimits, Slot};
+use super::admission::{Admission, AdmissionLimits, Refusal, Slot, RETRY_AFTER_SECS};
 use super::flood_control::FloodLimits;
 use super::hub::Hub;
 use super::local_hub::LocalHub;
@@ -57,6 +57,7 @@ struct Shared {
     session: SessionSettings,
     hub: Arc<dyn Hub>,
     admission: Arc<Admission>,
+    handshakes: Arc<Admission>,
     origin_policy: OriginPolicy,
     refused_origins: FirstSeen,
     capacity_warnings: LogThrottle,
@@ -118,6 +119,10 @@ impl ChatServer {
             total: options.max_connections as usize,
             per_address: options.max_connections_per_ip as usize,
         });
+        let handshakes = Admission::new(AdmissionLimits {
+            total: options.max_pending_handshakes as usize,
+            per_address: options.max_pending_handshakes_per_ip as usize,
+        });
         Ok(Self {
             listener,
             shared: Arc::new(Shared {
@@ -125,6 +130,7 @@ impl ChatServer {
                 session,
                 hub,
                 admission,
+                handshakes,
                 origin_policy: options.origin_policy(),
                 refused_origins: FirstSeen::new(ORIGINS_REMEMBERED),
                 capacity_warnings: LogThrottle::new(WARNING_INTERVAL),
@@ -163,19 +169,29 @@ impl ChatServer {
         let (stop, stopped) = watch::channel(false);
         let mut connections = JoinSet::new();
         let accept_warnings = LogThrottle::new(WARNING_INTERVAL);
+        let handshake_warnings = LogThrottle::new(WARNING_INTERVAL);
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
                 () = &mut shutdown => break,
                 accepted = self.listener.accept() => match accepted {
-                    Ok((stream, peer)) => {
-                        connections.spawn(serve(
-                            stream,
-                            peer,
-                            Arc::clone(&self.shared),
-                            stopped.clone(),
-                        ));
-                    }
+                    Ok((stream, peer)) => match self.shared.handshakes.try_admit(peer.ip()) {
+                        Ok(handshake) => {
+                            connections.spawn(serve(
+                                stream,
+                                peer,
+                                Arc::clone(&self.shared),
+                                handshake,
+                                stopped.clone(),
+                            ));
+                        }
+                        Err(refusal) => {
+                            refuse_at_once(&stream, refusal);
+                            if let Some(suppressed) = handshake_warnings.admit(std::time::Instant::now()) {
+                                warn!(%peer, ?refusal, similar_refusals_not_logged = suppressed, "too many handshakes in progress; closed a new connection");
+                            }
+                        }
+                    },
                     Err(error) => {
                         if let Some(suppressed) = accept_warnings.admit(std::time::Instant::now()) {
                             warn!(%error, similar_errors_not_logged = suppressed, "accept failed; retrying shortly");
@@ -208,12 +224,13 @@ impl ChatServer {
     }
 }
 
-/// One TCP connection: the request and its answer within the handshake timeout, then the chat
-/// session if it was an admitted upgrade.
+/// One TCP connection: the request and its answer within the handshake timeout (holding a
+/// `handshake` slot meanwhile), then the chat session if it was an admitted upgrade.
 async fn serve(
     stream: TcpStream,
     peer: SocketAddr,
     shared: Arc<Shared>,
+    handshake: Slot,
     mut stopped: watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
@@ -223,6 +240,7 @@ async fn serve(
         opened = opening => opened,
         _ = stopped.wait_for(|stop| *stop) => return,
     };
+    drop(handshake);
     match opened {
         Ok(Some((ws, format, slot))) => {
             let hub = Arc::clone(&shared.hub);
@@ -329,6 +347,26 @@ fn log_refused_upgrade(
         }
         _ => log_rejection(peer, rejection),
     }
+}
+
+/// Answers a connection over the handshake caps with a 503 without waiting for anything: the
+/// request is read and the answer written only as far as the socket allows right now, then the
+/// connection is closed. A well-behaved client sees why; a slowloris gets nothing to hold on to.
+fn refuse_at_once(stream: &TcpStream, refusal: Refusal) {
+    let mut request = [0; 4096];
+    while matches!(stream.try_read(&mut request), Ok(n) if n > 0) {}
+    let rejection = match refusal {
+        Refusal::Full { .. } => Rejection::new(
+            503,
+            "The server is busy with other handshakes. Try again in a few seconds.\n",
+        ),
+        Refusal::AddressFull { .. } => Rejection::new(
+            503,
+            "Too many handshakes in progress from your address. Try again in a few seconds.\n",
+        ),
+    }
+    .with_header("Retry-After", &RETRY_AFTER_SECS.to_string());
+    let _ = stream.try_write(&rejection.to_bytes());
 }
 
 /// Reports the number of open chat connections of a running [`ChatServer`].
