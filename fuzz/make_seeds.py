@@ -146,3 +146,18 @@ write("utf8", "truncated", chunking() + b"abc\xe2\x82")
 write("utf8", "surrogate", chunking(1) + b"\xed\xa0\x80")
 write("utf8", "overlong", chunking() + b"\xc0\xaf")
 write("utf8", "long_ascii_then_4byte", chunking(63, 1) + b"a" * 63 + "𝄞".encode() * 3)
+
+# chat_input: [format: 0 plain, 1 JSON][UTF-8 text]
+PLAIN, JSON = b"\x00", b"\x01"
+write("chat_input", "plain_message", PLAIN + b"hello, world")
+write("chat_input", "plain_nick", PLAIN + b"/nick alice")
+write("chat_input", "plain_whisper", PLAIN + b"/w bob psst, over here")
+write("chat_input", "plain_escaped_slash", PLAIN + b"//shrug")
+write("chat_input", "plain_fake_server_line", PLAIN + b"hi\r\nuser5 left\rerror: x")
+write("chat_input", "plain_unknown_command", PLAIN + b"/NICK\t" + "ünïcode".encode())
+write("chat_input", "json_message", JSON + b'{"type":"message","text":"/not a command"}')
+write("chat_input", "json_command", JSON + b'{"type":"command","text":"/whisper carol hi"}')
+write("chat_input", "json_escapes", JSON + b'{"text":"a\\u2028b\\ud83d\\ude00\\n","type":"message","x":[1,{}]}')
+write("chat_input", "json_bad", JSON + b'{"type":"message","text":')
+write("chat_input", "json_other_type", JSON + b'{"type":"join","text":"x"}')
+write("chat_input", "plain_empty", PLAIN)

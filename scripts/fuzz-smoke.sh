@@ -26,6 +26,7 @@ dict_for() {
         frame_decode | connection) echo dict/frame.dict ;;
         handshake_request | handshake_response) echo dict/http.dict ;;
         utf8) echo dict/utf8.dict ;;
+        chat_input) echo dict/chat.dict ;;
     esac
 }
 

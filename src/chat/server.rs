@@ -146,13 +146,8 @@ impl ChatServer {
         self.listener.local_addr()
     }
 
-    /// Chat connections open now (admitted upgrades whose connection has not ended).
-    #[must_use]
-    pub fn connections(&self) -> usize {
-        self.shared.admission.connections()
-    }
-
-    /// A handle that reports [`ChatServer::connections`] while the server runs.
+    /// A handle that reports the open chat connections (admitted upgrades whose connection has
+    /// not ended) while the server runs.
     #[must_use]
     pub fn connection_count(&self) -> ConnectionCount {
         ConnectionCount(Arc::clone(&self.shared.admission))

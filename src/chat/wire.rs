@@ -155,7 +155,13 @@ pub fn json_object(event: &Event) -> String {
             json.text = Cow::Borrowed(text);
         }
     }
-    if json.text.is_empty() {
+    // Kinds without text of their own carry the line plain clients get; a message's or an
+    // error's text is kept as it is, even empty.
+    let has_own_text = matches!(
+        event.kind,
+        EventKind::Message { .. } | EventKind::Whisper { .. } | EventKind::Error { .. }
+    );
+    if !has_own_text {
         json.text = Cow::Owned(plain_line(&event.kind));
     }
     // Serialising strings, numbers and string slices cannot fail.
@@ -435,5 +441,28 @@ mod tests {
             decode("/nick x", WireFormat::Plain),
             Ok(Submission::Line(Cow::Borrowed("/nick x")))
         );
+    }
+
+    /// Found by the chat_input fuzz target: an empty message came out in JSON as the plain line
+    /// `[user0]: `, a text the sender never wrote.
+    #[test]
+    fn an_empty_message_stays_empty_in_json() {
+        let message = event(
+            Some(1),
+            EventKind::Message {
+                from: s("user0"),
+                text: String::new(),
+            },
+        );
+        let value: serde_json::Value = serde_json::from_str(&json_object(&message)).unwrap();
+        assert_eq!(value["text"], "");
+        let error = event(
+            None,
+            EventKind::Error {
+                text: String::new(),
+            },
+        );
+        let value: serde_json::Value = serde_json::from_str(&json_object(&error)).unwrap();
+        assert_eq!(value["text"], "");
     }
 }
