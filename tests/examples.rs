@@ -6,53 +6,27 @@
 //! since `cargo test --test examples` alone does not build examples.
 
 mod common;
+mod example_build;
 
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::sync::OnceLock;
 
 use common::*;
+use example_build::{build_examples, example_path};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
 use wschat::{CloseCode, Config, Message};
 
-/// The directory holding the example binaries: `target/<profile>/examples`, next to `deps/`
-/// where this test binary lives. Builds the examples there once per test run.
+/// The directory holding the example binaries, built once per test run.
 fn examples_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let exe = std::env::current_exe().unwrap();
-        let deps = exe.parent().unwrap();
-        let profile_dir = deps.parent().unwrap();
-        let target_dir = profile_dir.parent().unwrap();
-        let mut build = std::process::Command::new(env!("CARGO"));
-        build
-            .args([
-                "build",
-                "--example",
-                "echo-server",
-                "--example",
-                "echo-client",
-            ])
-            .arg("--target-dir")
-            .arg(target_dir)
-            .current_dir(env!("CARGO_MANIFEST_DIR"));
-        if profile_dir
-            .file_name()
-            .is_some_and(|name| name == "release")
-        {
-            build.arg("--release");
-        }
-        let status = build.status().expect("cargo runs");
-        assert!(status.success(), "building the examples failed");
-        profile_dir.join("examples")
-    })
+    DIR.get_or_init(|| build_examples(&["echo-server", "echo-client"]))
 }
 
 fn example(name: &str) -> Command {
-    let path = examples_dir().join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    assert!(path.exists(), "{} missing", path.display());
+    let path = example_path(examples_dir(), name);
     let mut command = Command::new(path);
     command
         .stdin(Stdio::null())
