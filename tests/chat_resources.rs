@@ -106,7 +106,14 @@ async fn a_hard_limit_below_the_connection_cap_is_warned_about() {
 async fn running_out_of_descriptors_never_stops_the_accept_loop() {
     let server = ServerProcess::start_with_fd_limit(
         Some((40, 40)),
-        &["--handshake-timeout", "2s", "--max-connections", "10"],
+        &[
+            "--handshake-timeout",
+            "2s",
+            "--max-connections",
+            "10",
+            "--max-pending-handshakes-per-ip",
+            "0",
+        ],
         &[],
     )
     .await;
@@ -159,7 +166,14 @@ async fn a_thousand_clients_vanishing_without_a_close_leave_nothing_behind() {
     const CLIENTS: usize = 1000;
     const AT_ONCE: usize = 100;
     let server = ServerProcess::start(
-        &["--max-connections-per-ip", "0", "--history", "0"],
+        &[
+            "--max-connections-per-ip",
+            "0",
+            "--max-pending-handshakes-per-ip",
+            "0",
+            "--history",
+            "0",
+        ],
         &[("RUST_LOG", "warn")],
     )
     .await;
