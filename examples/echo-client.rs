@@ -3,6 +3,7 @@
 //! protocol error is reported on stderr with a non-zero exit.
 //!
 //! `cargo run --release --example echo-client -- ws://127.0.0.1:9002/any/path`
+//! (`wss://` too; `--ca FILE` trusts a CA or self-signed certificate of your own).
 
 use std::process::ExitCode;
 
@@ -13,11 +14,14 @@ use wschat::{Config, Message};
 /// WebSocket echo client.
 #[derive(Parser, Debug)]
 struct Args {
-    /// Server URL, `ws://host[:port]/path?query`.
+    /// Server URL, `ws[s]://host[:port]/path?query`.
     url: String,
     /// Largest message accepted, in bytes.
     #[arg(long, default_value_t = 64 << 20)]
     max_message: usize,
+    /// For wss://: also trust the certificates in this PEM file.
+    #[arg(long, value_name = "FILE")]
+    ca: Option<std::path::PathBuf>,
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -37,7 +41,13 @@ async fn run(args: &Args) -> Result<(), wschat::Error> {
         .with_max_message_size(args.max_message)
         .with_max_frame_size(args.max_message);
     let request = ClientRequest::from_url(&args.url)?;
-    let (mut ws, _) = wschat::ws::connect_with(request, config).await?;
+    let (mut ws, _) = match &args.ca {
+        None => wschat::ws::connect_with(request, config).await?,
+        Some(ca) => {
+            let tls = wschat::ws::tls::client_config_with_extra_roots(&std::fs::read(ca)?)?;
+            wschat::ws::connect_tls_with(request, config, tls).await?
+        }
+    };
     let mut closed_cleanly = false;
     let mut failure = None;
     // Keep receiving after an error: `recv` then sends the close and closes TCP in order before

@@ -136,6 +136,10 @@ pub enum Error {
     AbnormalClosure,
     /// The connection is closed (or closing); nothing more can be sent.
     Closed(Option<CloseFrame>),
+    /// The TLS handshake or a TLS record failed: for a client, most often a certificate it does
+    /// not trust (unknown issuer, expired, another name); boxed to keep `Error` small.
+    #[cfg(feature = "tls")]
+    Tls(Box<rustls::Error>),
 }
 
 impl fmt::Display for Error {
@@ -154,6 +158,8 @@ impl fmt::Display for Error {
             Self::AbnormalClosure => f.write_str("connection closed without a closing handshake"),
             Self::Closed(Some(frame)) => write!(f, "connection closed: {frame}"),
             Self::Closed(None) => f.write_str("connection closed"),
+            #[cfg(feature = "tls")]
+            Self::Tls(e) => write!(f, "TLS error: {e}"),
         }
     }
 }
@@ -164,7 +170,24 @@ impl std::error::Error for Error {
             Self::Io(e) => Some(e),
             Self::Handshake(e) => Some(e),
             Self::Protocol(e) => Some(e),
+            #[cfg(feature = "tls")]
+            Self::Tls(e) => Some(e.as_ref()),
             _ => None,
+        }
+    }
+}
+
+impl Error {
+    /// An I/O error from a TLS stream: [`Error::Tls`] when rustls caused it, else [`Error::Io`].
+    #[cfg(feature = "tls")]
+    #[must_use]
+    pub fn from_tls_io(error: io::Error) -> Self {
+        match error
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        {
+            Some(tls) => Self::Tls(Box::new(tls.clone())),
+            None => Self::Io(error),
         }
     }
 }

@@ -11,6 +11,7 @@ use chat_common::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 use wschat::handshake::{ClientRequest, HandshakeError};
+use wschat::ws::ClientStream;
 use wschat::{CloseCode, Config, Error, Message};
 
 /// Sends an upgrade request for `/chat` with `extra` header lines from `source` (any port), and
@@ -51,7 +52,7 @@ async fn connect_from(server: &TestServer, source: &str) -> Result<Ws, Error> {
     let request = ClientRequest::from_url(&server.url()).unwrap();
     within(
         "handshake",
-        wschat::ws::client_with_stream(stream, request, Config::default()),
+        wschat::ws::client_with_stream(ClientStream::Plain(stream), request, Config::default()),
     )
     .await
     .map(|(ws, _)| ws)

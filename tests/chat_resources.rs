@@ -13,6 +13,7 @@ use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::watch;
 use wschat::chat::JSON_PROTOCOL;
 use wschat::handshake::ClientRequest;
+use wschat::ws::ClientStream;
 use wschat::{CloseCode, Config, Message};
 
 /// Polls `condition` every 50 ms until it holds, for at most `limit`; returns whether it held.
@@ -36,7 +37,7 @@ async fn json_client_over(stream: TcpStream, url: &str) -> Ws {
         .with_protocols(&[JSON_PROTOCOL]);
     let (ws, _) = within(
         "handshake",
-        wschat::ws::client_with_stream(stream, request, Config::default()),
+        wschat::ws::client_with_stream(ClientStream::Plain(stream), request, Config::default()),
     )
     .await
     .unwrap();
@@ -197,7 +198,7 @@ async fn a_thousand_clients_vanishing_without_a_close_leave_nothing_behind() {
                     if i % 2 == 1 {
                         // RST instead of FIN.
                         #[allow(deprecated)]
-                        ws.get_ref().set_linger(Some(Duration::ZERO)).unwrap();
+                        ws.get_ref().tcp().set_linger(Some(Duration::ZERO)).unwrap();
                     }
                     drop(ws);
                 })

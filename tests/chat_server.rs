@@ -338,7 +338,11 @@ async fn a_client_that_never_reads_is_closed_with_1008_and_the_others_get_everyt
     let request = wschat::handshake::ClientRequest::from_url(&server.url()).unwrap();
     let (mut slow, _) = within(
         "handshake",
-        wschat::ws::client_with_stream(stream, request, wschat::Config::default()),
+        wschat::ws::client_with_stream(
+            wschat::ws::ClientStream::Plain(stream),
+            request,
+            wschat::Config::default(),
+        ),
     )
     .await
     .unwrap();

@@ -236,7 +236,7 @@ async fn their_server() -> (String, mpsc::UnboundedReceiver<Option<u16>>) {
     (format!("ws://{addr}/interop"), reports)
 }
 
-async fn our_client(url: &str, config: Config) -> wschat::WebSocket<TcpStream> {
+async fn our_client(url: &str, config: Config) -> wschat::WebSocket<wschat::ws::ClientStream> {
     let request = wschat::handshake::ClientRequest::from_url(url).unwrap();
     within(wschat::ws::connect_with(request, config))
         .await
@@ -244,7 +244,7 @@ async fn our_client(url: &str, config: Config) -> wschat::WebSocket<TcpStream> {
         .0
 }
 
-async fn our_next(ws: &mut wschat::WebSocket<TcpStream>) -> Message {
+async fn our_next(ws: &mut wschat::WebSocket<wschat::ws::ClientStream>) -> Message {
     within(ws.recv())
         .await
         .expect("a message")

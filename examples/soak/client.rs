@@ -14,9 +14,9 @@ use std::time::Duration;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::{sleep_until, Instant};
+use wschat::ws::ClientStream;
 use wschat::{CloseCode, Message, WebSocket};
 
 use crate::checker::RoomRecord;
@@ -164,7 +164,7 @@ impl Client<'_> {
     /// One connection, from the handshake to its end; adds its results to the stats.
     async fn connection(
         &mut self,
-        mut ws: WebSocket<TcpStream>,
+        mut ws: WebSocket<ClientStream>,
         phase: &mut watch::Receiver<Phase>,
     ) -> End {
         let shared = self.shared;
@@ -277,7 +277,7 @@ impl Client<'_> {
 
     async fn send(
         &mut self,
-        ws: &mut WebSocket<TcpStream>,
+        ws: &mut WebSocket<ClientStream>,
         conn: &mut Connection,
     ) -> Result<(), wschat::Error> {
         let n = self.counter;
@@ -294,9 +294,11 @@ impl Client<'_> {
 
     /// Prepares dropping the connection without a close frame: with a FIN, or (every other
     /// drop) with an RST by setting SO_LINGER to zero first.
-    fn prepare_abrupt_drop(&mut self, ws: &WebSocket<TcpStream>) {
+    fn prepare_abrupt_drop(&mut self, ws: &WebSocket<ClientStream>) {
         let stats = &self.shared.stats;
-        if (u64::from(self.id) + self.drops) % 2 == 0 && ws.get_ref().set_zero_linger().is_ok() {
+        if (u64::from(self.id) + self.drops) % 2 == 0
+            && ws.get_ref().tcp().set_zero_linger().is_ok()
+        {
             stats.dropped_rst.fetch_add(1, Ordering::Relaxed);
         } else {
             stats.dropped_fin.fetch_add(1, Ordering::Relaxed);

@@ -18,6 +18,7 @@ use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::Semaphore;
 use wschat::chat::JSON_PROTOCOL;
 use wschat::handshake::ClientRequest;
+use wschat::ws::ClientStream;
 use wschat::{Config, WebSocket};
 
 /// Clients per source address: well below the server's cap per IP (about 100), and at most 50.
@@ -84,7 +85,7 @@ impl Connector {
 
     /// Connects client `client` (`None`: from the default source address) and performs the
     /// handshake; checks that the server chose the JSON subprotocol.
-    pub async fn connect(&self, client: Option<u32>) -> Result<WebSocket<TcpStream>, String> {
+    pub async fn connect(&self, client: Option<u32>) -> Result<WebSocket<ClientStream>, String> {
         let request = ClientRequest::from_url(&self.url)
             .map_err(|e| e.to_string())?
             .with_protocols(&[JSON_PROTOCOL]);
@@ -101,7 +102,7 @@ impl Connector {
         let (ws, response) = match (self.loopback_v4, source) {
             (Some(server), Some(source)) => {
                 let stream = connect_from(source, server).await?;
-                wschat::ws::client_with_stream(stream, request, config).await
+                wschat::ws::client_with_stream(ClientStream::Plain(stream), request, config).await
             }
             _ => wschat::ws::connect_with(request, config).await,
         }

@@ -36,12 +36,17 @@ const LINGER_MAX: Duration = Duration::from_secs(2);
 #[derive(Parser, Debug)]
 #[command(name = "chat-client", version)]
 struct Args {
-    /// The chat server's WebSocket URL.
+    /// The chat server's WebSocket URL: ws://HOST:PORT/chat, or wss://HOST:PORT/chat over TLS
+    /// (the server's certificate must be valid for HOST and trusted: Mozilla's roots, or --ca).
     #[arg(default_value = "ws://127.0.0.1:8080/chat")]
     url: String,
     /// Choose a name on connect (sends `/nick NAME`).
     #[arg(long, value_name = "NAME")]
     name: Option<String>,
+    /// Also trust the certificates in this PEM file (your own CA, or a self-signed server
+    /// certificate) for wss:// URLs.
+    #[arg(long, value_name = "FILE")]
+    ca: Option<std::path::PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -62,6 +67,24 @@ fn main() -> ExitCode {
     code
 }
 
+/// Connects to the URL, trusting `--ca` too when given.
+async fn connect(args: &Args) -> Result<wschat::WebSocket<wschat::ws::ClientStream>, Error> {
+    let Some(ca) = &args.ca else {
+        return wschat::connect(&args.url).await;
+    };
+    let pem = std::fs::read(ca).map_err(|error| {
+        Error::Io(std::io::Error::new(
+            error.kind(),
+            format!("cannot read --ca {}: {error}", ca.display()),
+        ))
+    })?;
+    let tls = wschat::ws::tls::client_config_with_extra_roots(&pem)?;
+    let request = wschat::handshake::ClientRequest::from_url(&args.url)?;
+    wschat::ws::connect_tls_with(request, wschat::Config::default(), tls)
+        .await
+        .map(|(ws, _)| ws)
+}
+
 /// How the conversation ended.
 enum End {
     /// We closed (exit, end of input, or stdout gone) and the handshake finished.
@@ -73,7 +96,7 @@ enum End {
 }
 
 async fn run(args: Args) -> ExitCode {
-    let ws = match wschat::connect(&args.url).await {
+    let ws = match connect(&args).await {
         Ok(ws) => ws,
         Err(error) => {
             eprintln!("chat-client: cannot connect to {}: {error}", args.url);

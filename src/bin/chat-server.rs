@@ -1,9 +1,10 @@
 //! The chat server: `cargo run --release --bin chat-server -- [--addr 127.0.0.1:8080] ...`.
 //!
-//! Prints one line when ready, `listening on ws://ADDR/chat (web client at http://ADDR/)`, with
-//! the address actually bound, then logs to stderr (`RUST_LOG` sets the level, default info).
-//! SIGINT or SIGTERM: stop accepting, close every connection with 1001, wait up to 5 s for the
-//! clients' close frames, exit 0.
+//! Prints one line when ready, `listening on ws://ADDR/chat (web client at http://ADDR/)` (`wss`
+//! and `https` with `--tls-cert`), with the address actually bound, and `metrics on
+//! http://ADDR/metrics` with `--metrics-addr`; then logs to stderr (`RUST_LOG` sets the level,
+//! default info). SIGINT or SIGTERM: stop accepting, close every connection with 1001, wait up
+//! to 5 s for the clients' close frames, exit 0. SIGHUP: reload the TLS certificate and key.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -68,17 +69,41 @@ fn check_fd_limit(options: &ServerOptions) {
 }
 
 async fn serve(options: &ServerOptions) -> std::io::Result<()> {
-    let server = ChatServer::bind(options).await.map_err(|error| {
-        std::io::Error::new(
-            error.kind(),
-            format!("cannot listen on {}: {error}", options.addr),
-        )
-    })?;
+    let server = ChatServer::bind(options).await?;
     // Watch the signals before announcing readiness: a signal sent right after the start line
     // must shut down gracefully, not kill the process.
     let shutdown = shutdown_signal()?;
-    println!("{}", banner(server.local_addr()?));
+    #[cfg(all(unix, feature = "tls"))]
+    if let Some(tls) = server.tls() {
+        reload_on_sighup(tls)?;
+    }
+    println!("{}", banner(server.local_addr()?, server.is_secure()));
+    if let Some(metrics) = server.metrics_addr()? {
+        println!("metrics on http://{metrics}/metrics");
+    }
     server.run(shutdown).await
+}
+
+/// Reloads the certificate and key on every SIGHUP, keeping the old ones when that fails.
+#[cfg(all(unix, feature = "tls"))]
+fn reload_on_sighup(tls: std::sync::Arc<wschat::chat::tls::ServerTls>) -> std::io::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hangup = signal(SignalKind::hangup())?;
+    tokio::spawn(async move {
+        while hangup.recv().await.is_some() {
+            match tls.reload() {
+                Ok(()) => tracing::info!(
+                    cert = %tls.cert_path().display(),
+                    "SIGHUP: reloaded the TLS certificate and key; new connections use them"
+                ),
+                Err(error) => tracing::error!(
+                    %error,
+                    "SIGHUP: could not reload the TLS certificate; keeping the one in use"
+                ),
+            }
+        }
+    });
+    Ok(())
 }
 
 /// Installs the SIGINT (Ctrl-C) and SIGTERM handlers now; the future resolves on either.

@@ -21,24 +21,29 @@
 //!
 //! let options = ServerOptions { addr: "127.0.0.1:0".into(), ..ServerOptions::default() };
 //! let server = ChatServer::bind(&options).await?;
-//! println!("{}", wschat::chat::banner(server.local_addr()?));
+//! println!("{}", wschat::chat::banner(server.local_addr()?, server.is_secure()));
 //! server.run(async { let _ = tokio::signal::ctrl_c().await; }).await
 //! # }
 //! ```
 
 pub mod admission;
 pub mod commands;
+mod connection;
 pub mod event;
 pub mod fd_limit;
 pub mod flood_control;
 pub mod hub;
 pub mod local_hub;
 pub mod log_throttle;
+pub mod metrics;
 pub mod names;
+pub mod ops;
 pub mod options;
 pub mod outbox;
 pub mod server;
 pub mod session;
+#[cfg(feature = "tls")]
+pub mod tls;
 pub mod web;
 pub mod wire;
 

@@ -1,5 +1,6 @@
 //! The chat server's command-line options (also how tests configure a server).
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
@@ -108,6 +109,21 @@ pub struct ServerOptions {
     )]
     pub max_pending_handshakes_per_ip: u32,
 
+    /// Serve TLS (https:// and wss://) with this certificate chain (PEM, leaf first). Needs
+    /// --tls-key. SIGHUP reloads both files: new connections get the new certificate, open ones
+    /// keep theirs, and a reload that fails keeps the old one (the log says why).
+    #[arg(long, env = "CHAT_TLS_CERT", value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The private key for --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "CHAT_TLS_KEY", value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Serve /metrics (Prometheus), /healthz and /readyz over plain HTTP on this address, apart
+    /// from the public port so that metrics are not exposed to the world; off by default.
+    #[arg(long, env = "CHAT_METRICS_ADDR", value_name = "ADDR")]
+    pub metrics_addr: Option<String>,
+
     /// A client that has not completed its request (HTTP head or WebSocket upgrade) within this
     /// is disconnected. Heads over 8 KiB get 431.
     #[arg(long, env = "CHAT_HANDSHAKE_TIMEOUT", default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
@@ -164,6 +180,9 @@ impl Default for ServerOptions {
             max_pending_handshakes: 1024,
             max_pending_handshakes_per_ip: 16,
             handshake_timeout: Duration::from_secs(10),
+            tls_cert: None,
+            tls_key: None,
+            metrics_addr: None,
         }
     }
 }

@@ -11,10 +11,12 @@
 //! through one channel, in order after the frames queued before it.
 
 use std::collections::VecDeque;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
 
 use tokio::sync::{watch, Notify};
 
+use super::metrics::ChatMetrics;
 use crate::frame::CloseCode;
 use crate::protocol::EncodedFrame;
 
@@ -69,6 +71,10 @@ struct State {
     close: Option<CloseRequest>,
     /// The close request has been handed to the writer.
     close_taken: bool,
+    /// With metrics: when each queued frame was pushed, in queue order.
+    queued_at: VecDeque<Instant>,
+    /// With metrics: when each frame of the batch being written was pushed.
+    in_flight: Vec<Instant>,
 }
 
 /// See the module documentation.
@@ -80,6 +86,8 @@ pub struct Outbox {
     ready: Notify,
     /// True once a close has been requested; any number of tasks may watch it.
     closing: watch::Sender<bool>,
+    /// Deliveries, overflows and delivery latency are counted here when set.
+    metrics: Option<Arc<ChatMetrics>>,
 }
 
 impl Outbox {
@@ -91,6 +99,17 @@ impl Outbox {
             state: Mutex::new(State::default()),
             ready: Notify::new(),
             closing: watch::Sender::new(false),
+            metrics: None,
+        }
+    }
+
+    /// An empty outbox with `limits` that counts its deliveries, overflows and delivery latency
+    /// (the writer reports with [`Outbox::written`]) in `metrics`.
+    #[must_use]
+    pub fn with_metrics(limits: OutboxLimits, metrics: Arc<ChatMetrics>) -> Self {
+        Self {
+            metrics: Some(metrics),
+            ..Self::new(limits)
         }
     }
 
@@ -115,20 +134,39 @@ impl Outbox {
             || state.bytes + frame.len() > self.limits.max_bytes
         {
             state.frames = VecDeque::new();
+            state.queued_at = VecDeque::new();
             state.bytes = 0;
             state.close = Some(CloseRequest {
                 code: CloseCode::POLICY_VIOLATION,
                 reason: OVERFLOW_REASON.to_owned(),
             });
             drop(state);
+            if let Some(metrics) = &self.metrics {
+                metrics.outbox_overflows.inc();
+            }
             self.wake_for_close();
             return Err(Overflow);
         }
         state.bytes += frame.len();
         state.frames.push_back(frame);
+        if let Some(metrics) = &self.metrics {
+            state.queued_at.push_back(Instant::now());
+            metrics.frames_delivered.inc();
+        }
         drop(state);
         self.ready.notify_one();
         Ok(())
+    }
+
+    /// The writer wrote the last batch [`Outbox::next`] gave it to the socket: records each
+    /// frame's delivery latency (with metrics; otherwise nothing to do).
+    pub fn written(&self) {
+        let Some(metrics) = &self.metrics else { return };
+        let in_flight = std::mem::take(&mut self.lock().in_flight);
+        let now = Instant::now();
+        for queued_at in in_flight {
+            metrics.delivered_after(now.saturating_duration_since(queued_at));
+        }
     }
 
     /// Asks for the connection to be closed with `code` and `reason` after the frames already
@@ -186,6 +224,10 @@ impl Outbox {
                     let count = state.frames.len().min(max_batch.max(1));
                     let batch: Vec<EncodedFrame> = state.frames.drain(..count).collect();
                     state.bytes -= batch.iter().map(EncodedFrame::len).sum::<usize>();
+                    if self.metrics.is_some() {
+                        let queued_at = state.queued_at.drain(..count).collect();
+                        state.in_flight = queued_at;
+                    }
                     return Next::Frames(batch);
                 }
                 if !state.close_taken {

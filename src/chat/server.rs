@@ -6,28 +6,29 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
 
-use super::admission::{Admission, AdmissionLimits, Refusal, Slot, RETRY_AFTER_SECS};
+use super::admission::{Admission, AdmissionLimits};
+use super::connection::{refuse_at_once, serve};
 use super::flood_control::FloodLimits;
 use super::hub::Hub;
 use super::local_hub::LocalHub;
 use super::log_throttle::{FirstSeen, LogThrottle};
+use super::metrics::ChatMetrics;
+use super::ops::Readiness;
 use super::options::ServerOptions;
 use super::outbox::OutboxLimits;
-use super::session::{self, SessionSettings};
-use super::web::{self, Route};
-use super::wire::WireFormat;
-use crate::error::Error;
-use crate::handshake::{OriginPolicy, Rejection};
+use super::session::SessionSettings;
+#[cfg(feature = "tls")]
+use super::tls::ServerTls;
+use crate::handshake::OriginPolicy;
 use crate::protocol::Config;
-use crate::ws::{IncomingRequest, WebSocket};
 
 /// How often a repeated warning (accept errors, a full server) may be logged.
-const WARNING_INTERVAL: Duration = Duration::from_secs(10);
+pub(super) const WARNING_INTERVAL: Duration = Duration::from_secs(10);
 
 /// How long the accept loop pauses after an accept error (e.g. out of file descriptors), so it
 /// does not spin while the condition lasts.
@@ -45,27 +46,38 @@ fn protocol_limit(max_message: u32) -> usize {
     (max_message as usize).saturating_mul(8).max(64 << 10)
 }
 
-/// The line the server prints when it is ready.
+/// The line the server prints when it is ready; `secure` when it serves TLS.
 #[must_use]
-pub fn banner(addr: SocketAddr) -> String {
-    format!("listening on ws://{addr}/chat (web client at http://{addr}/)")
+pub fn banner(addr: SocketAddr, secure: bool) -> String {
+    let (ws, http) = if secure {
+        ("wss", "https")
+    } else {
+        ("ws", "http")
+    };
+    format!("listening on {ws}://{addr}/chat (web client at {http}://{addr}/)")
 }
 
 /// What every connection needs.
-struct Shared {
-    config: Config,
-    session: SessionSettings,
-    hub: Arc<dyn Hub>,
-    admission: Arc<Admission>,
-    handshakes: Arc<Admission>,
-    origin_policy: OriginPolicy,
-    refused_origins: FirstSeen,
-    capacity_warnings: LogThrottle,
+pub(super) struct Shared {
+    pub(super) config: Config,
+    pub(super) session: SessionSettings,
+    pub(super) hub: Arc<dyn Hub>,
+    pub(super) admission: Arc<Admission>,
+    pub(super) handshakes: Arc<Admission>,
+    pub(super) origin_policy: OriginPolicy,
+    pub(super) refused_origins: FirstSeen,
+    pub(super) capacity_warnings: LogThrottle,
+    pub(super) metrics: Arc<ChatMetrics>,
+    #[cfg(feature = "tls")]
+    pub(super) tls: Option<Arc<ServerTls>>,
 }
 
 /// A bound chat server, not yet accepting.
 pub struct ChatServer {
     listener: TcpListener,
+    /// The operations listener (`/metrics`, `/healthz`, `/readyz`), when asked for.
+    ops: Option<TcpListener>,
+    readiness: Readiness,
     shared: Arc<Shared>,
 }
 
@@ -78,21 +90,49 @@ impl std::fmt::Debug for ChatServer {
 }
 
 impl ChatServer {
-    /// Binds `options.addr` with the in-process hub.
+    /// Binds `options.addr` (and `options.metrics_addr`) with the in-process hub, and loads
+    /// the TLS certificate and key when given.
     ///
     /// # Errors
-    /// When the address cannot be resolved or bound.
+    /// When an address cannot be resolved or bound, or the TLS files cannot be used
+    /// ([`io::ErrorKind::InvalidInput`], with a message naming the file and the problem).
     pub async fn bind(options: &ServerOptions) -> io::Result<Self> {
         Self::bind_with_hub(options, Arc::new(LocalHub::new(options.history))).await
     }
 
-    /// Binds `options.addr` with another [`Hub`] implementation (`options.history` is then the
-    /// hub's business).
+    /// As [`ChatServer::bind`], with another [`Hub`] implementation (`options.history` is then
+    /// the hub's business).
     ///
     /// # Errors
-    /// When the address cannot be resolved or bound.
+    /// As [`ChatServer::bind`].
     pub async fn bind_with_hub(options: &ServerOptions, hub: Arc<dyn Hub>) -> io::Result<Self> {
-        let listener = TcpListener::bind(options.addr.as_str()).await?;
+        #[cfg(feature = "tls")]
+        let tls = load_tls(options)?;
+        #[cfg(not(feature = "tls"))]
+        if options.tls_cert.is_some() {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "this build has no TLS support (built without the `tls` feature)",
+            ));
+        }
+        let listener = TcpListener::bind(options.addr.as_str())
+            .await
+            .map_err(|error| {
+                io::Error::new(
+                    error.kind(),
+                    format!("cannot listen on {}: {error}", options.addr),
+                )
+            })?;
+        let ops = match &options.metrics_addr {
+            Some(addr) => Some(TcpListener::bind(addr.as_str()).await.map_err(|error| {
+                io::Error::new(
+                    error.kind(),
+                    format!("cannot listen on {addr} for metrics: {error}"),
+                )
+            })?),
+            None => None,
+        };
+        let metrics = Arc::new(ChatMetrics::new());
         let limit = protocol_limit(options.max_message);
         let mut config = Config::default()
             .with_max_message_size(limit)
@@ -114,6 +154,7 @@ impl ChatServer {
                 burst: f64::from(options.burst),
                 disconnect_after: options.flood_disconnect_after,
             }),
+            metrics: Arc::clone(&metrics),
         };
         let admission = Admission::new(AdmissionLimits {
             total: options.max_connections as usize,
@@ -125,6 +166,8 @@ impl ChatServer {
         });
         Ok(Self {
             listener,
+            ops,
+            readiness: Readiness::new(),
             shared: Arc::new(Shared {
                 config,
                 session,
@@ -134,8 +177,43 @@ impl ChatServer {
                 origin_policy: options.origin_policy(),
                 refused_origins: FirstSeen::new(ORIGINS_REMEMBERED),
                 capacity_warnings: LogThrottle::new(WARNING_INTERVAL),
+                metrics,
+                #[cfg(feature = "tls")]
+                tls,
             }),
         })
+    }
+
+    /// Whether connections are served over TLS (`https://` and `wss://`).
+    #[must_use]
+    pub fn is_secure(&self) -> bool {
+        #[cfg(feature = "tls")]
+        return self.shared.tls.is_some();
+        #[cfg(not(feature = "tls"))]
+        false
+    }
+
+    /// The certificate in force, to reload (on SIGHUP) while the server runs; `None` without
+    /// TLS.
+    #[cfg(feature = "tls")]
+    #[must_use]
+    pub fn tls(&self) -> Option<Arc<ServerTls>> {
+        self.shared.tls.clone()
+    }
+
+    /// The operations listener's address (`/metrics`, `/healthz`, `/readyz`), when it was asked
+    /// for.
+    ///
+    /// # Errors
+    /// As [`TcpListener::local_addr`].
+    pub fn metrics_addr(&self) -> io::Result<Option<SocketAddr>> {
+        self.ops.as_ref().map(TcpListener::local_addr).transpose()
+    }
+
+    /// The server's metrics.
+    #[must_use]
+    pub fn metrics(&self) -> Arc<ChatMetrics> {
+        Arc::clone(&self.shared.metrics)
     }
 
     /// The address actually bound (with the real port when port 0 was asked for).
@@ -153,9 +231,9 @@ impl ChatServer {
         ConnectionCount(Arc::clone(&self.shared.admission))
     }
 
-    /// Serves until `shutdown` resolves, then stops accepting, closes every connection with
-    /// 1001 "server shutting down", waits up to [`SHUTDOWN_GRACE`] for the closing handshakes,
-    /// and returns.
+    /// Serves until `shutdown` resolves, then stops accepting (`/readyz` answers 503 from that
+    /// moment), closes every connection with 1001 "server shutting down", waits up to
+    /// [`SHUTDOWN_GRACE`] for the closing handshakes, and returns.
     ///
     /// # Errors
     /// Never at present; accept errors (e.g. too many open files) are logged (at most once per
@@ -165,6 +243,13 @@ impl ChatServer {
         let mut connections = JoinSet::new();
         let accept_warnings = LogThrottle::new(WARNING_INTERVAL);
         let handshake_warnings = LogThrottle::new(WARNING_INTERVAL);
+        let ops = self.ops.map(|listener| {
+            tokio::spawn(super::ops::serve(
+                listener,
+                Arc::clone(&self.shared.metrics),
+                self.readiness.clone(),
+            ))
+        });
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
@@ -181,7 +266,7 @@ impl ChatServer {
                             ));
                         }
                         Err(refusal) => {
-                            refuse_at_once(&stream, refusal);
+                            refuse_at_once(&stream, refusal, &self.shared);
                             if let Some(suppressed) = handshake_warnings.admit(std::time::Instant::now()) {
                                 warn!(%peer, ?refusal, similar_refusals_not_logged = suppressed, "too many handshakes in progress; closed a new connection");
                             }
@@ -197,6 +282,7 @@ impl ChatServer {
                 Some(_) = connections.join_next(), if !connections.is_empty() => {}
             }
         }
+        self.readiness.not_ready();
         drop(self.listener);
         info!(
             connections = connections.len(),
@@ -215,153 +301,11 @@ impl ChatServer {
             connections.shutdown().await;
         }
         info!("shut down");
+        if let Some(ops) = ops {
+            ops.abort();
+        }
         Ok(())
     }
-}
-
-/// One TCP connection: the request and its answer within the handshake timeout (holding a
-/// `handshake` slot meanwhile), then the chat session if it was an admitted upgrade.
-async fn serve(
-    stream: TcpStream,
-    peer: SocketAddr,
-    shared: Arc<Shared>,
-    handshake: Slot,
-    mut stopped: watch::Receiver<bool>,
-) {
-    let _ = stream.set_nodelay(true);
-    let opening =
-        tokio::time::timeout(shared.config.handshake_timeout, open(stream, peer, &shared));
-    let opened = tokio::select! {
-        opened = opening => opened,
-        _ = stopped.wait_for(|stop| *stop) => return,
-    };
-    drop(handshake);
-    match opened {
-        Ok(Some((ws, format, slot))) => {
-            let hub = Arc::clone(&shared.hub);
-            session::run(ws, peer, format, hub, shared.session.clone(), stopped).await;
-            drop(slot);
-        }
-        Ok(None) => {}
-        Err(_) => debug!(%peer, "handshake timed out; dropping the connection"),
-    }
-}
-
-/// Reads the request and serves the page, refuses, or accepts the upgrade (taking a connection
-/// slot); `None` when there is no chat session to run.
-async fn open(
-    stream: TcpStream,
-    peer: SocketAddr,
-    shared: &Shared,
-) -> Option<(WebSocket<TcpStream>, WireFormat, Slot)> {
-    let incoming = match IncomingRequest::read(stream, shared.config.clone()).await {
-        Ok(incoming) => incoming,
-        Err(Error::Rejected(rejection)) => {
-            log_rejection(peer, &rejection);
-            return None;
-        }
-        Err(error) => {
-            debug!(%peer, %error, "connection ended before a complete request");
-            return None;
-        }
-    };
-    let request = incoming.request();
-    let (method, path) = (request.method().to_owned(), request.path().to_owned());
-    let origin = request.origin().map(str::to_owned);
-    let refusal = match web::route(request) {
-        Route::Page => {
-            debug!(%peer, "serving the web client");
-            if let Err(error) = incoming.respond(web::page_response()).await {
-                debug!(%peer, %error, "could not send the page");
-            }
-            return None;
-        }
-        Route::Upgrade => {
-            let format = WireFormat::negotiate(request.offered_protocols());
-            let mut slot = None;
-            let accepted = incoming
-                .accept_with(|upgrade| {
-                    shared.origin_policy.check(upgrade.request())?;
-                    let admitted = shared.admission.try_admit(peer.ip());
-                    slot = Some(admitted.map_err(|refusal| refusal.rejection())?);
-                    Ok(format.protocol().map(str::to_owned))
-                })
-                .await;
-            match (accepted, slot) {
-                (Ok(ws), Some(slot)) => return Some((ws, format, slot)),
-                (Ok(_), None) => warn!(%peer, "upgrade accepted without a slot"),
-                (Err(Error::Rejected(rejection)), _) => {
-                    log_refused_upgrade(peer, &rejection, origin.as_deref(), shared);
-                }
-                (Err(error), _) => debug!(%peer, %error, "handshake failed"),
-            }
-            return None;
-        }
-        Route::PlainChat => web::upgrade_required(),
-        Route::MethodNotAllowed => web::method_not_allowed(),
-        Route::NotFound => web::not_found(),
-    };
-    let status = refusal.status();
-    let error = incoming.reject(refusal).await;
-    if status == 404 {
-        debug!(%peer, %method, %path, "not found");
-    } else {
-        info!(%peer, %method, %path, status, %error, "rejected request");
-    }
-    None
-}
-
-/// Logs a refused upgrade without letting a flood of them flood the log: a refused origin once
-/// per origin, a full server once per [`WARNING_INTERVAL`].
-fn log_refused_upgrade(
-    peer: SocketAddr,
-    rejection: &Rejection,
-    origin: Option<&str>,
-    shared: &Shared,
-) {
-    match rejection.status() {
-        403 => {
-            let origin = origin.unwrap_or("");
-            if shared.refused_origins.first(origin) {
-                warn!(%peer, origin, "refused a WebSocket upgrade from another site's page (403); further refusals of this origin are logged at debug level");
-            } else {
-                debug!(%peer, origin, "refused origin (403)");
-            }
-        }
-        503 => {
-            if let Some(suppressed) = shared.capacity_warnings.admit(std::time::Instant::now()) {
-                warn!(
-                    %peer,
-                    connections = shared.admission.connections(),
-                    limits = ?shared.admission.limits(),
-                    similar_refusals_not_logged = suppressed,
-                    reason = rejection.reason().trim_end(),
-                    "refused a connection over the cap (503)"
-                );
-            }
-        }
-        _ => log_rejection(peer, rejection),
-    }
-}
-
-/// Answers a connection over the handshake caps with a 503 without waiting for anything: the
-/// request is read and the answer written only as far as the socket allows right now, then the
-/// connection is closed. A well-behaved client sees why; a slowloris gets nothing to hold on to.
-fn refuse_at_once(stream: &TcpStream, refusal: Refusal) {
-    let mut request = [0; 4096];
-    while matches!(stream.try_read(&mut request), Ok(n) if n > 0) {}
-    let rejection = match refusal {
-        Refusal::Full { .. } => Rejection::new(
-            503,
-            "The server is busy with other handshakes. Try again in a few seconds.\n",
-        ),
-        Refusal::AddressFull { .. } => Rejection::new(
-            503,
-            "Too many handshakes in progress from your address. Try again in a few seconds.\n",
-        ),
-    }
-    .with_header("Retry-After", &RETRY_AFTER_SECS.to_string());
-    let _ = stream.try_write(&rejection.to_bytes());
 }
 
 /// Reports the number of open chat connections of a running [`ChatServer`].
@@ -376,11 +320,17 @@ impl ConnectionCount {
     }
 }
 
-fn log_rejection(peer: SocketAddr, rejection: &Rejection) {
-    info!(
-        %peer,
-        status = rejection.status(),
-        reason = rejection.reason(),
-        "rejected handshake"
-    );
+/// Loads the certificate and key the options name, if any.
+#[cfg(feature = "tls")]
+fn load_tls(options: &ServerOptions) -> io::Result<Option<Arc<ServerTls>>> {
+    match (&options.tls_cert, &options.tls_key) {
+        (Some(cert), Some(key)) => ServerTls::load(cert, key)
+            .map(Some)
+            .map_err(|error| io::Error::new(io::ErrorKind::InvalidInput, error.to_string())),
+        (None, None) => Ok(None),
+        _ => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "--tls-cert and --tls-key go together",
+        )),
+    }
 }

@@ -24,6 +24,7 @@ use super::commands::{self, Command, Input, HELP};
 use super::event::{Event, EventKind};
 use super::flood_control::{FloodControl, FloodLimits, Verdict};
 use super::hub::{Hub, MemberId, Post, Subscriber};
+use super::metrics::ChatMetrics;
 use super::outbox::{Next, Outbox, OutboxLimits};
 use super::wire::{self, Submission, WireFormat};
 use crate::error::Error;
@@ -45,6 +46,8 @@ pub struct SessionSettings {
     pub close_grace: Duration,
     /// Flood control; `None` for none.
     pub flood: Option<FloodLimits>,
+    /// Where the session counts what happens.
+    pub metrics: Arc<ChatMetrics>,
 }
 
 /// Runs a session over an accepted connection until it is closed. `shutdown` turning true (or
@@ -60,7 +63,10 @@ pub async fn run<S>(
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let (mut reader, writer) = ws.split();
-    let outbox = Arc::new(Outbox::new(settings.outbox));
+    let outbox = Arc::new(Outbox::with_metrics(
+        settings.outbox,
+        Arc::clone(&settings.metrics),
+    ));
     let membership = hub.subscribe(Subscriber {
         outbox: Arc::clone(&outbox),
         format,
@@ -78,6 +84,7 @@ pub async fn run<S>(
         flood: settings
             .flood
             .map(|limits| FloodControl::new(limits, Instant::now().into_std())),
+        metrics: Arc::clone(&settings.metrics),
     };
 
     let mut shutdown_seen = false;
@@ -135,42 +142,55 @@ pub async fn run<S>(
     }
     session.leave();
     writer_task.abort();
-    log_end(
+    let code = log_end(
         peer,
         &session.name,
         outbox.close_request().map(|c| (c.code, c.reason)),
         peer_close,
         failure,
     );
+    settings.metrics.disconnected(code);
 }
 
-/// Logs how the connection ended: who closed it and with which code.
+/// Logs how the connection ended: who closed it and with which code; returns the code (1006
+/// when no close frame was exchanged, 1005 for a close frame without one).
 fn log_end(
     peer: SocketAddr,
     name: &str,
     ours: Option<(CloseCode, String)>,
     theirs: Option<Option<CloseFrame>>,
     failure: Option<Error>,
-) {
+) -> u16 {
     if let Some(Error::Protocol(violation)) = &failure {
         let code = violation.close_code().as_u16();
-        return info!(%peer, name, code, reason = %violation, by = "server", "disconnected");
+        info!(%peer, name, code, reason = %violation, by = "server", "disconnected");
+        return code;
     }
     if let Some((code, reason)) = ours {
-        return info!(%peer, name, code = code.as_u16(), reason = %reason, by = "server", "disconnected");
+        info!(%peer, name, code = code.as_u16(), reason = %reason, by = "server", "disconnected");
+        return code.as_u16();
     }
     match (theirs, failure) {
         (Some(Some(frame)), _) => {
             info!(%peer, name, code = frame.code.as_u16(), reason = %frame.reason, by = "client", "disconnected");
+            frame.code.as_u16()
         }
-        (Some(None), _) => info!(%peer, name, code = 1005, by = "client", "disconnected"),
+        (Some(None), _) => {
+            info!(%peer, name, code = 1005, by = "client", "disconnected");
+            1005
+        }
         (None, Some(Error::KeepaliveTimeout)) => {
             info!(%peer, name, code = 1001, reason = "keepalive timeout", by = "server", "disconnected");
+            1001
         }
         (None, Some(error)) => {
             info!(%peer, name, code = 1006, reason = %error, "disconnected");
+            1006
         }
-        (None, None) => info!(%peer, name, code = 1006, "disconnected"),
+        (None, None) => {
+            info!(%peer, name, code = 1006, "disconnected");
+            1006
+        }
     }
 }
 
@@ -192,7 +212,10 @@ where
                 // connection are dropped then.
                 tokio::select! {
                     biased;
-                    written = write_batch(&mut writer, &frames) => written?,
+                    written = write_batch(&mut writer, &frames) => {
+                        written?;
+                        outbox.written();
+                    }
                     () = outbox.closing() => {}
                 }
             }
@@ -222,6 +245,7 @@ struct Session {
     format: WireFormat,
     max_message: usize,
     flood: Option<FloodControl>,
+    metrics: Arc<ChatMetrics>,
 }
 
 impl Session {
@@ -268,7 +292,11 @@ impl Session {
             return true;
         };
         let limits = flood.limits();
-        match flood.check(Instant::now().into_std()) {
+        let verdict = flood.check(Instant::now().into_std());
+        if verdict != Verdict::Allowed {
+            self.metrics.messages_throttled.inc();
+        }
+        match verdict {
             Verdict::Allowed => true,
             Verdict::Refused => {
                 self.reply_error(format!(
@@ -318,8 +346,11 @@ impl Session {
 
     fn post(&mut self, post: Post<'_>) {
         let Some(member) = self.member else { return };
-        if let Err(error) = self.hub.publish(member, post) {
-            self.reply_error(error.to_string());
+        match self.hub.publish(member, post) {
+            Ok(()) => {
+                self.metrics.messages_received.inc();
+            }
+            Err(error) => self.reply_error(error.to_string()),
         }
     }
 

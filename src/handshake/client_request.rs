@@ -21,13 +21,13 @@ pub struct ClientRequest {
 }
 
 impl ClientRequest {
-    /// A request for `url`, `ws://host[:port][/path][?query]`: port 80 and path `/` by default,
-    /// IPv6 literals in brackets (`ws://[::1]:9001/x`).
+    /// A request for `url`, `ws[s]://host[:port][/path][?query]`: port 80 (`ws`) or 443 (`wss`)
+    /// and path `/` by default, IPv6 literals in brackets (`ws://[::1]:9001/x`).
     ///
     /// # Errors
     ///
-    /// [`HandshakeError::UnsupportedScheme`] for `wss://` (TLS is not supported) or any other
-    /// scheme; [`HandshakeError::InvalidUrl`] for a malformed URL.
+    /// [`HandshakeError::UnsupportedScheme`] for a scheme other than `ws` and `wss`;
+    /// [`HandshakeError::InvalidUrl`] for a malformed URL.
     pub fn from_url(url: &str) -> Result<Self, HandshakeError> {
         Ok(Self {
             uri: WsUri::parse(url)?,
@@ -73,6 +73,13 @@ impl ClientRequest {
     #[must_use]
     pub fn host(&self) -> &str {
         &self.uri.host
+    }
+
+    /// Whether the URL was `wss://`: the connection must run over TLS, verifying
+    /// [`host`](Self::host).
+    #[must_use]
+    pub fn is_secure(&self) -> bool {
+        self.uri.secure
     }
 
     /// The port to connect to.
@@ -169,9 +176,15 @@ mod tests {
     }
 
     #[test]
-    fn wss_is_unsupported_scheme() {
+    fn wss_is_secure_and_other_schemes_unsupported() {
+        let request = ClientRequest::from_url("wss://example.com/").unwrap();
+        assert!(request.is_secure());
+        assert_eq!(request.port(), 443);
+        assert!(!ClientRequest::from_url("ws://example.com/")
+            .unwrap()
+            .is_secure());
         assert!(matches!(
-            ClientRequest::from_url("wss://example.com/"),
+            ClientRequest::from_url("https://example.com/"),
             Err(HandshakeError::UnsupportedScheme(_))
         ));
     }

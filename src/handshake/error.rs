@@ -11,7 +11,7 @@ pub enum HandshakeError {
     /// The URL is not a well-formed `ws://host[:port][/path][?query]`; the text says what is
     /// wrong.
     InvalidUrl(String),
-    /// The URL's scheme is not `ws` (`wss` needs TLS, which this crate does not provide).
+    /// The URL's scheme is not `ws` or `wss` (or `wss` in a build without the `tls` feature).
     UnsupportedScheme(String),
     /// The server answered with a status other than 101.
     Rejected {
@@ -42,8 +42,8 @@ impl fmt::Display for HandshakeError {
             Self::InvalidUrl(detail) => write!(f, "invalid WebSocket URL: {detail}"),
             Self::UnsupportedScheme(scheme) if scheme.eq_ignore_ascii_case("wss") => write!(
                 f,
-                "wss:// needs TLS, which is not supported; use ws:// (behind a TLS-terminating \
-                 proxy if the connection must be encrypted)"
+                "wss:// needs TLS, which this build of wschat leaves out (the `tls` feature); \
+                 use ws://, or build with the default features"
             ),
             Self::UnsupportedScheme(scheme) => {
                 write!(f, "unsupported URL scheme `{scheme}`; use ws://")

@@ -1,5 +1,5 @@
-//! Parsing `ws://` URLs (RFC 6455 §3) into what a client needs: where to connect, what to put in
-//! `Host`, and the resource name for the request line.
+//! Parsing `ws://` and `wss://` URLs (RFC 6455 §3) into what a client needs: where to connect,
+//! whether over TLS, what to put in `Host`, and the resource name for the request line.
 
 use std::net::Ipv6Addr;
 
@@ -8,14 +8,20 @@ use super::HandshakeError;
 /// The port a `ws://` URL means when it names none.
 const DEFAULT_PORT: u16 = 80;
 
-/// A parsed `ws://host[:port][/path][?query]`.
+/// The port a `wss://` URL means when it names none.
+const DEFAULT_SECURE_PORT: u16 = 443;
+
+/// A parsed `ws[s]://host[:port][/path][?query]`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct WsUri {
     /// Host name or IP address to connect to, IPv6 without brackets.
     pub(crate) host: String,
     /// Port to connect to.
     pub(crate) port: u16,
-    /// The `Host` header value: host (IPv6 bracketed) plus `:port` unless it is 80.
+    /// `wss://`: the connection runs over TLS.
+    pub(crate) secure: bool,
+    /// The `Host` header value: host (IPv6 bracketed) plus `:port` unless it is the scheme's
+    /// default.
     pub(crate) host_header: String,
     /// Path and query for the request line; `/` when the URL has no path.
     pub(crate) resource_name: String,
@@ -26,8 +32,8 @@ impl WsUri {
     ///
     /// # Errors
     ///
-    /// [`HandshakeError::UnsupportedScheme`] for a well-formed scheme other than `ws` (`wss`
-    /// included); [`HandshakeError::InvalidUrl`] for anything else this client cannot use:
+    /// [`HandshakeError::UnsupportedScheme`] for a well-formed scheme other than `ws` and
+    /// `wss`; [`HandshakeError::InvalidUrl`] for anything else this client cannot use:
     /// no scheme, user info, a fragment (forbidden by §3), a bad host or port, or characters
     /// in the path that must be percent-encoded.
     pub(crate) fn parse(url: &str) -> Result<Self, HandshakeError> {
@@ -41,11 +47,20 @@ impl WsUri {
         {
             return Err(invalid(url, "malformed scheme"));
         }
-        if !scheme.eq_ignore_ascii_case("ws") {
+        let secure = if scheme.eq_ignore_ascii_case("ws") {
+            false
+        } else if scheme.eq_ignore_ascii_case("wss") {
+            true
+        } else {
             return Err(HandshakeError::UnsupportedScheme(
                 scheme.to_ascii_lowercase(),
             ));
-        }
+        };
+        let default_port = if secure {
+            DEFAULT_SECURE_PORT
+        } else {
+            DEFAULT_PORT
+        };
         if rest.contains('#') {
             return Err(invalid(url, "WebSocket URLs cannot have a #fragment"));
         }
@@ -58,7 +73,7 @@ impl WsUri {
         }
         let (host, bracketed, port) = split_authority(url, authority)?;
         let port = match port {
-            None => DEFAULT_PORT,
+            None => default_port,
             Some(port) => parse_port(url, port)?,
         };
         if !resource.bytes().all(|b| b.is_ascii_graphic()) {
@@ -77,7 +92,7 @@ impl WsUri {
         } else {
             host.to_owned()
         };
-        let host_header = if port == DEFAULT_PORT {
+        let host_header = if port == default_port {
             host_name
         } else {
             format!("{host_name}:{port}")
@@ -85,6 +100,7 @@ impl WsUri {
         Ok(Self {
             host: host.to_owned(),
             port,
+            secure,
             host_header,
             resource_name,
         })
@@ -203,11 +219,18 @@ mod tests {
     }
 
     #[test]
-    fn wss_and_other_schemes_are_unsupported() {
-        assert_eq!(
-            WsUri::parse("wss://example.com/"),
-            Err(HandshakeError::UnsupportedScheme("wss".into()))
-        );
+    fn wss_means_tls_and_port_443() {
+        let uri = parse("WSS://example.com/chat");
+        assert!(uri.secure);
+        assert_eq!((uri.port, uri.host_header.as_str()), (443, "example.com"));
+        let uri = parse("wss://example.com:8443/");
+        assert_eq!(uri.host_header, "example.com:8443");
+        assert_eq!(parse("wss://example.com:80/").host_header, "example.com:80");
+        assert!(!parse("ws://example.com/").secure);
+    }
+
+    #[test]
+    fn other_schemes_are_unsupported() {
         assert_eq!(
             WsUri::parse("http://example.com/"),
             Err(HandshakeError::UnsupportedScheme("http".into()))

@@ -3,40 +3,94 @@
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::WebSocket;
+use super::{ClientStream, WebSocket};
 use crate::error::Error;
 use crate::frame::Role;
 use crate::handshake::{ClientRequest, HandshakeError, ResponseReader, UpgradeResponse};
 use crate::protocol::Config;
 
-/// Connects to a `ws://` URL over TCP with the default configuration.
+/// Connects to a `ws://` or `wss://` URL with the default configuration (for `wss://`,
+/// [`tls::default_client_config`](super::tls::default_client_config): Mozilla's roots).
 ///
 /// # Errors
-/// [`Error::Handshake`] for a bad URL or a refused/invalid upgrade; [`Error::Io`] when the TCP
-/// connection fails or the handshake times out.
-pub async fn connect(url: &str) -> Result<WebSocket<TcpStream>, Error> {
+/// [`Error::Handshake`] for a bad URL or a refused/invalid upgrade; [`Error::Tls`] when the TLS
+/// handshake fails (an untrusted or expired certificate, a name mismatch); [`Error::Io`] when
+/// the TCP connection fails or the handshake times out.
+pub async fn connect(url: &str) -> Result<WebSocket<ClientStream>, Error> {
     let request = ClientRequest::from_url(url)?;
     connect_with(request, Config::default())
         .await
         .map(|(ws, _)| ws)
 }
 
-/// Connects over TCP with a prepared request (subprotocols, extra headers) and configuration.
-/// Returns the server's response too (e.g. for the chosen subprotocol).
+/// Connects with a prepared request (subprotocols, extra headers) and configuration, over TLS
+/// with the default client configuration when the URL was `wss://`. Returns the server's
+/// response too (e.g. for the chosen subprotocol).
 ///
 /// # Errors
 /// As [`connect`].
 pub async fn connect_with(
     request: ClientRequest,
     config: Config,
-) -> Result<(WebSocket<TcpStream>, UpgradeResponse), Error> {
-    let stream = tokio::time::timeout(
-        config.handshake_timeout,
+) -> Result<(WebSocket<ClientStream>, UpgradeResponse), Error> {
+    #[cfg(feature = "tls")]
+    let tls = request.is_secure().then(super::tls::default_client_config);
+    #[cfg(not(feature = "tls"))]
+    let tls = None;
+    open(request, config, tls).await
+}
+
+/// As [`connect_with`], with the caller's TLS configuration for a `wss://` URL (custom roots,
+/// client certificates). Build it with the provider from
+/// [`tls::crypto_provider`](super::tls::crypto_provider) (or any other) and ALPN `http/1.1`.
+///
+/// # Errors
+/// As [`connect`].
+#[cfg(feature = "tls")]
+pub async fn connect_tls_with(
+    request: ClientRequest,
+    config: Config,
+    tls: std::sync::Arc<rustls::ClientConfig>,
+) -> Result<(WebSocket<ClientStream>, UpgradeResponse), Error> {
+    let tls = request.is_secure().then_some(tls);
+    open(request, config, tls).await
+}
+
+#[cfg(feature = "tls")]
+type TlsConfig = std::sync::Arc<rustls::ClientConfig>;
+#[cfg(not(feature = "tls"))]
+type TlsConfig = std::convert::Infallible;
+
+/// TCP, TLS when `tls` is given, then the opening handshake, all within the handshake timeout.
+async fn open(
+    request: ClientRequest,
+    config: Config,
+    tls: Option<TlsConfig>,
+) -> Result<(WebSocket<ClientStream>, UpgradeResponse), Error> {
+    if request.is_secure() && tls.is_none() {
+        return Err(HandshakeError::UnsupportedScheme("wss".into()).into());
+    }
+    let deadline = tokio::time::Instant::now() + config.handshake_timeout;
+    let tcp = tokio::time::timeout_at(
+        deadline,
         TcpStream::connect((request.host(), request.port())),
     )
     .await
     .map_err(|_| timed_out("TCP connect timed out"))??;
-    stream.set_nodelay(true)?;
+    tcp.set_nodelay(true)?;
+    let stream = match tls {
+        None => ClientStream::Plain(tcp),
+        #[cfg(feature = "tls")]
+        Some(tls) => {
+            let secured = super::tls::handshake(tcp, request.host(), tls);
+            let secured = tokio::time::timeout_at(deadline, secured)
+                .await
+                .map_err(|_| timed_out("TLS handshake timed out"))??;
+            ClientStream::Tls(Box::new(secured))
+        }
+        #[cfg(not(feature = "tls"))]
+        Some(never) => match never {},
+    };
     client_with_stream(stream, request, config).await
 }
 

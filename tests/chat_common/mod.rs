@@ -8,17 +8,18 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::Parser;
-use tokio::net::TcpStream;
+
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use wschat::chat::{ChatServer, ServerOptions, JSON_PROTOCOL};
 use wschat::handshake::ClientRequest;
+use wschat::ws::ClientStream;
 use wschat::{CloseFrame, Config, Message, WebSocket};
 
 /// Upper bound for any single wait in these tests.
 pub const LIMIT: Duration = Duration::from_secs(10);
 
-pub type Ws = WebSocket<TcpStream>;
+pub type Ws = WebSocket<ClientStream>;
 
 /// A chat server running in this process.
 pub struct TestServer {
@@ -77,6 +78,11 @@ impl TestServer {
 
     pub fn url(&self) -> String {
         format!("ws://{}/chat", self.addr)
+    }
+
+    /// The URL for a server started with `--tls-cert`.
+    pub fn wss_url(&self) -> String {
+        format!("wss://{}/chat", self.addr)
     }
 
     /// Shuts the server down gracefully and waits for it.
