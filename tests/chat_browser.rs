@@ -9,6 +9,8 @@
 #![cfg(unix)]
 
 mod chat_common;
+#[cfg(feature = "tls")]
+mod tls_common;
 
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
@@ -105,6 +107,11 @@ impl ChromeDriver {
 
     /// A new browser session with a fresh profile.
     async fn browser(&mut self) -> Client {
+        self.browser_with(&[]).await
+    }
+
+    /// A new browser session with a fresh profile and extra Chromium switches.
+    async fn browser_with(&mut self, extra: &[&str]) -> Client {
         // Unique across the tests of this process, which run in parallel: two browsers on one
         // profile would hand their windows to each other.
         static PROFILES: AtomicUsize = AtomicUsize::new(0);
@@ -115,7 +122,7 @@ impl ChromeDriver {
         ));
         let _ = std::fs::remove_dir_all(&profile);
         std::fs::create_dir_all(&profile).unwrap();
-        let args = [
+        let mut args = vec![
             "--headless".to_owned(),
             "--no-sandbox".to_owned(),
             "--disable-gpu".to_owned(),
@@ -127,6 +134,7 @@ impl ChromeDriver {
             "--window-size=1280,900".to_owned(),
             format!("--user-data-dir={}", profile.display()),
         ];
+        args.extend(extra.iter().map(|arg| (*arg).to_owned()));
         self.profiles.push(profile);
         let mut capabilities = serde_json::Map::new();
         capabilities.insert(
@@ -470,4 +478,44 @@ async fn another_sites_page_cannot_open_the_chat_websocket() {
     for server in [chat, other_site, partner] {
         server.shutdown().await;
     }
+}
+
+/// The page over https: it connects with wss: and chats both ways with a terminal-style client
+/// on wss (the browser is told to accept the test certificate; the client trusts the test CA).
+#[cfg(feature = "tls")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_over_https_chats_over_wss() {
+    let pki = tls_common::TestPki::new();
+    let files = pki.server_cert("server");
+    let server =
+        TestServer::start(&["--tls-cert", files.cert_arg(), "--tls-key", files.key_arg()]).await;
+    let mut driver = ChromeDriver::start().await;
+    let browser = driver.browser_with(&["--ignore-certificate-errors"]).await;
+    let run = async {
+        browser
+            .goto(&format!("https://localhost:{}/", server.addr.port()))
+            .await
+            .expect("page loads");
+        let name = wait_online(&browser).await;
+        let scheme = eval(&browser, "return location.protocol").await;
+        assert_eq!(scheme, json!("https:"));
+        let request = wschat::handshake::ClientRequest::from_url(&server.wss_url()).unwrap();
+        let (mut terminal, _) = within(
+            "wss connect",
+            wschat::ws::connect_tls_with(request, wschat::Config::default(), pki.client_config()),
+        )
+        .await
+        .unwrap();
+        recv_until(&mut terminal, "You are connected! There are 2 users here.").await;
+        type_line(&browser, "hello from https").await;
+        let line = format!("[{name}]: hello from https");
+        recv_until(&mut terminal, &line).await;
+        send(&mut terminal, "hello back over wss").await;
+        wait_line(&browser, "msg message|hello back over wss").await;
+    };
+    tokio::time::timeout(Duration::from_secs(90), run)
+        .await
+        .expect("the https scenario finishes in time");
+    let _ = tokio::time::timeout(BROWSER_LIMIT, browser.close()).await;
+    server.shutdown().await;
 }

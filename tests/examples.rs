@@ -7,6 +7,8 @@
 
 mod common;
 mod example_build;
+#[cfg(feature = "tls")]
+mod tls_common;
 
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
@@ -141,4 +143,80 @@ async fn echo_client_exits_non_zero_on_a_protocol_error() {
     let (status, stderr) = finish(child).await;
     assert!(!status.success(), "{status}");
     assert!(stderr.contains("1002"), "{stderr}");
+}
+
+/// `echo-server --tls-cert --tls-key` serves wss://, and `echo-client --ca` echoes over it.
+#[cfg(feature = "tls")]
+#[tokio::test]
+async fn echo_server_and_client_speak_wss() {
+    let pki = tls_common::TestPki::new();
+    let files = pki.server_cert("echo");
+    let (cert, key) = (files.cert.clone(), files.key.clone());
+    let mut server = tokio::task::spawn_blocking(move || {
+        example("echo-server")
+            .args(["--addr", "127.0.0.1:0", "--tls-cert"])
+            .arg(cert)
+            .arg("--tls-key")
+            .arg(key)
+            .spawn()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
+    let line = within(lines.next_line()).await.unwrap().unwrap();
+    let addr = line.strip_prefix("listening on ").unwrap().to_owned();
+    let port = addr.rsplit_once(':').unwrap().1;
+
+    // Our client against echo-server over TLS.
+    let request =
+        wschat::handshake::ClientRequest::from_url(&format!("wss://localhost:{port}/x")).unwrap();
+    let (mut ws, _) = within(wschat::ws::connect_tls_with(
+        request,
+        Config::default(),
+        pki.client_config(),
+    ))
+    .await
+    .unwrap();
+    within(ws.send(Message::text("over TLS"))).await.unwrap();
+    assert_eq!(
+        within(ws.recv()).await.unwrap().unwrap(),
+        Message::text("over TLS")
+    );
+    within(ws.close(CloseCode::NORMAL, "")).await.unwrap();
+
+    // echo-client against a TLS server of ours, trusting the test CA with --ca.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "wss://localhost:{}/e",
+        listener.local_addr().unwrap().port()
+    );
+    let ca = pki.ca_path();
+    let child = tokio::task::spawn_blocking(move || {
+        example("echo-client")
+            .arg(url)
+            .arg("--ca")
+            .arg(ca)
+            .spawn()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let (tcp, _) = within(listener.accept()).await.unwrap();
+    let config = wschat::chat::tls::load_server_config(&files.cert, &files.key).unwrap();
+    let tls = within(tokio_rustls::TlsAcceptor::from(config).accept(tcp))
+        .await
+        .unwrap();
+    let mut peer = within(wschat::accept(tls, Config::default()))
+        .await
+        .unwrap();
+    within(peer.send(Message::text("echo me"))).await.unwrap();
+    assert_eq!(
+        within(peer.recv()).await.unwrap().unwrap(),
+        Message::text("echo me")
+    );
+    within(peer.close(CloseCode::NORMAL, "bye")).await.unwrap();
+    let (status, stderr) = finish(child).await;
+    assert!(status.success(), "{status}: {stderr}");
+    server.kill().await.unwrap();
 }

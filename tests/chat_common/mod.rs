@@ -118,7 +118,12 @@ pub async fn within<F: std::future::Future>(what: &str, future: F) -> F::Output 
 
 /// Connects a plain-text client.
 pub async fn connect(server: &TestServer) -> Ws {
-    within("connect", wschat::connect(&server.url()))
+    connect_url(&server.url()).await
+}
+
+/// Connects a plain-text client to `url`.
+pub async fn connect_url(url: &str) -> Ws {
+    within("connect", wschat::connect(url))
         .await
         .expect("connect")
 }
@@ -201,7 +206,12 @@ pub async fn expect_close(ws: &mut Ws) -> (Vec<String>, CloseFrame) {
 /// Connects a plain client and reads its greeting (after any history); returns the client, the
 /// history lines and the greeting.
 pub async fn join(server: &TestServer) -> (Ws, Vec<String>, String) {
-    let mut ws = connect(server).await;
+    join_url(&server.url()).await
+}
+
+/// As [`join`], for the server at `url`.
+pub async fn join_url(url: &str) -> (Ws, Vec<String>, String) {
+    let mut ws = connect_url(url).await;
     let mut history = Vec::new();
     loop {
         let text = recv_text(&mut ws).await;

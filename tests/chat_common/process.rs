@@ -17,6 +17,10 @@ use super::within;
 pub struct ServerProcess {
     pub child: Child,
     pub addr: SocketAddr,
+    /// Started with `--tls-cert`: the start line said wss.
+    pub secure: bool,
+    /// The operations listener, with `--metrics-addr`.
+    pub metrics_addr: Option<SocketAddr>,
     pub pid: u32,
     logs: Arc<Mutex<String>>,
     drain: JoinHandle<()>,
@@ -86,19 +90,43 @@ impl ServerProcess {
             .await
             .unwrap()
             .unwrap_or_else(|| panic!("no start line; logs: {}", logs.lock().unwrap()));
-        let addr: SocketAddr = line
-            .strip_prefix("listening on ws://")
+        let (secure, rest) = match line.strip_prefix("listening on wss://") {
+            Some(rest) => (true, Some(rest)),
+            None => (false, line.strip_prefix("listening on ws://")),
+        };
+        let addr: SocketAddr = rest
             .and_then(|rest| rest.split_once("/chat"))
             .map(|(addr, _)| addr.parse().unwrap())
             .unwrap_or_else(|| panic!("unexpected start line: {line}"));
+        let (ws, http) = if secure {
+            ("wss", "https")
+        } else {
+            ("ws", "http")
+        };
         assert_eq!(
             line,
-            format!("listening on ws://{addr}/chat (web client at http://{addr}/)")
+            format!("listening on {ws}://{addr}/chat (web client at {http}://{addr}/)")
         );
         assert_ne!(addr.port(), 0, "the real port is printed");
+        let metrics_addr = if args.contains(&"--metrics-addr") {
+            let line = within("the metrics line", stdout.next_line())
+                .await
+                .unwrap()
+                .expect("a metrics line");
+            let addr = line
+                .strip_prefix("metrics on http://")
+                .and_then(|rest| rest.strip_suffix("/metrics"))
+                .and_then(|addr| addr.parse().ok())
+                .unwrap_or_else(|| panic!("unexpected metrics line: {line}"));
+            Some(addr)
+        } else {
+            None
+        };
         Self {
             child,
             addr,
+            secure,
+            metrics_addr,
             pid,
             logs,
             drain,
@@ -106,7 +134,8 @@ impl ServerProcess {
     }
 
     pub fn url(&self) -> String {
-        format!("ws://{}/chat", self.addr)
+        let scheme = if self.secure { "wss" } else { "ws" };
+        format!("{scheme}://{}/chat", self.addr)
     }
 
     /// Everything logged so far.
