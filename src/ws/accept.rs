@@ -151,6 +151,28 @@ async fn refuse<S: AsyncWrite + Unpin>(stream: &mut S, rejection: Rejection) -> 
 
 /// Accepts a WebSocket connection on any path, with no subprotocol.
 ///
+/// Any stream works, so TLS (`wss://`) is the caller's: accept TLS first, then the WebSocket
+/// over the TLS stream.
+///
+/// ```no_run
+/// # #[cfg(feature = "tls")]
+/// # async fn serve(tls: std::sync::Arc<rustls::ServerConfig>) -> Result<(), wschat::Error> {
+/// // `tls` from your certificate, e.g. wschat::chat::tls::load_server_config(cert, key).
+/// let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:9443").await?;
+/// let (tcp, _) = listener.accept().await?;
+/// let stream: tokio_rustls::server::TlsStream<_> =
+///     acceptor.accept(tcp).await.map_err(wschat::Error::from_tls_io)?;
+/// let mut ws = wschat::accept(stream, wschat::Config::default()).await?;
+/// while let Some(message) = ws.recv().await {
+///     let message = message?;
+///     if message.is_data() {
+///         ws.send(message).await?;
+///     }
+/// }
+/// # Ok(()) }
+/// ```
+///
 /// # Errors
 /// As [`IncomingRequest::read`] and [`IncomingRequest::accept`].
 pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
