@@ -96,3 +96,26 @@ pub fn frame_header(buf: &[u8]) -> Option<(u8, usize, usize)> {
         n => Some((opcode, usize::from(n), 2)),
     }
 }
+
+/// [`connect`] with a bound on the whole connect and handshake.
+pub async fn connect_within(
+    addr: SocketAddr,
+    path: &str,
+    limit: std::time::Duration,
+) -> io::Result<(TcpStream, Vec<u8>)> {
+    tokio::time::timeout(limit, connect(addr, path))
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect and handshake timed out"))?
+}
+
+/// "1008 too slow: ..." for a close frame's payload.
+pub fn describe_close(payload: &[u8]) -> String {
+    match payload {
+        [high, low, reason @ ..] => format!(
+            "{} {}",
+            u16::from_be_bytes([*high, *low]),
+            String::from_utf8_lossy(reason)
+        ),
+        _ => "no status".to_owned(),
+    }
+}
