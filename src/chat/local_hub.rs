@@ -21,6 +21,8 @@ use crate::protocol::EncodedFrame;
 #[derive(Debug)]
 struct Published {
     event: Event,
+    /// When it was stamped: the start of its recipients' delivery latency.
+    at: std::time::Instant,
     plain: OnceLock<EncodedFrame>,
     json: OnceLock<EncodedFrame>,
 }
@@ -29,6 +31,7 @@ impl Published {
     fn new(event: Event) -> Arc<Self> {
         Arc::new(Self {
             event,
+            at: std::time::Instant::now(),
             plain: OnceLock::new(),
             json: OnceLock::new(),
         })
@@ -52,8 +55,17 @@ struct Member {
 }
 
 impl Member {
+    /// Queues a newly published event (its delivery latency counts from its publication).
     fn deliver(&self, published: &Published) {
         // An overflow closes this member's connection; its session then unsubscribes it.
+        let _ = self
+            .subscriber
+            .outbox
+            .push_published(published.frame(self.subscriber.format), Some(published.at));
+    }
+
+    /// Queues an event from history (its latency counts from now, not from when it was said).
+    fn replay(&self, published: &Published) {
         let _ = self
             .subscriber
             .outbox
@@ -143,7 +155,7 @@ impl Hub for LocalHub {
         let member = Member { name, subscriber };
         let replay = room.replayable(&member.subscriber);
         for published in room.history.range(replay..) {
-            member.deliver(published);
+            member.replay(published);
         }
         let joined = room.stamp(EventKind::Join {
             name: member.name.clone(),

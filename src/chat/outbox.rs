@@ -48,6 +48,10 @@ pub struct CloseRequest {
     pub reason: String,
 }
 
+/// Queue capacity (in frames) an emptied outbox keeps; beyond it the memory is released, so a
+/// burst (everyone joining, a busy minute) does not stay with every idle connection.
+const KEEP_CAPACITY: usize = 16;
+
 /// The close reason sent to a client whose outbox overflowed.
 pub const OVERFLOW_REASON: &str = "too slow: outbound queue full";
 
@@ -126,6 +130,21 @@ impl Outbox {
     /// [`Overflow`] when the frame would exceed the limits: the queue is emptied and a close
     /// with 1008 is requested.
     pub fn push(&self, frame: EncodedFrame) -> Result<(), Overflow> {
+        let now = self.metrics.as_ref().map(|_| Instant::now());
+        self.push_published(frame, now)
+    }
+
+    /// As [`Outbox::push`], for a frame published at `published` (taken once for all the
+    /// recipients of a broadcast: one clock read per message, not per recipient). The delivery
+    /// latency is measured from then; `None` measures from now.
+    ///
+    /// # Errors
+    /// As [`Outbox::push`].
+    pub fn push_published(
+        &self,
+        frame: EncodedFrame,
+        published: Option<Instant>,
+    ) -> Result<(), Overflow> {
         let mut state = self.lock();
         if state.close.is_some() {
             return Ok(());
@@ -150,7 +169,9 @@ impl Outbox {
         state.bytes += frame.len();
         state.frames.push_back(frame);
         if let Some(metrics) = &self.metrics {
-            state.queued_at.push_back(Instant::now());
+            state
+                .queued_at
+                .push_back(published.unwrap_or_else(Instant::now));
             metrics.frames_delivered.inc();
         }
         drop(state);
@@ -227,6 +248,11 @@ impl Outbox {
                     if self.metrics.is_some() {
                         let queued_at = state.queued_at.drain(..count).collect();
                         state.in_flight = queued_at;
+                    }
+                    if state.frames.is_empty() && state.frames.capacity() > KEEP_CAPACITY {
+                        // A burst grew the queue; an idle connection gives that memory back.
+                        state.frames = VecDeque::new();
+                        state.queued_at = VecDeque::new();
                     }
                     return Next::Frames(batch);
                 }
@@ -327,6 +353,21 @@ mod tests {
         assert_eq!(close.code, CloseCode::GOING_AWAY);
         let pending = tokio::time::timeout(std::time::Duration::from_millis(20), outbox.next(8));
         assert!(pending.await.is_err(), "the close is handed out once");
+    }
+
+    #[tokio::test]
+    async fn a_drained_outbox_releases_what_a_burst_grew() {
+        let outbox = Outbox::new(OutboxLimits::default());
+        for _ in 0..500 {
+            outbox.push(frame("burst")).unwrap();
+        }
+        assert!(outbox.lock().frames.capacity() >= 500);
+        while outbox.len().0 > 0 {
+            let Next::Frames(_) = outbox.next(64).await else {
+                panic!("frames")
+            };
+        }
+        assert!(outbox.lock().frames.capacity() <= KEEP_CAPACITY);
     }
 
     #[tokio::test]

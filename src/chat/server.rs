@@ -210,6 +210,11 @@ impl ChatServer {
         self.ops.as_ref().map(TcpListener::local_addr).transpose()
     }
 
+    #[cfg(test)]
+    pub(super) fn shared(&self) -> Arc<Shared> {
+        Arc::clone(&self.shared)
+    }
+
     /// The server's metrics.
     #[must_use]
     pub fn metrics(&self) -> Arc<ChatMetrics> {

@@ -185,6 +185,15 @@ impl Connection {
         }
     }
 
+    /// Releases write-buffer capacity once everything queued has been taken: a connection that
+    /// only sends (a chat client that listens) gives back what a burst grew, even though it
+    /// never waits for input. Call when the transport has written everything.
+    pub fn release_idle_write_buffers(&mut self) {
+        if self.outgoing.is_empty() {
+            self.outgoing.release_capacity();
+        }
+    }
+
     /// Buffer capacity this connection holds, in bytes: the read buffer, a message being
     /// reassembled and the write buffers. A few KiB while active, more while a large message
     /// passes, none once [`Connection::release_idle_buffers`] has run on an idle connection.

@@ -169,6 +169,9 @@ impl Outgoing {
         if self.control.is_empty() {
             self.control = BytesMut::new();
         }
+        if self.segments.is_empty() {
+            self.segments = VecDeque::new();
+        }
     }
 
     fn flush_staging_into_segments(&mut self) {

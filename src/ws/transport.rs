@@ -89,7 +89,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Transport<S> {
                 }
             }
             let written = match self.inflight.len() {
-                0 => return Pin::new(&mut self.stream).poll_flush(cx),
+                0 => {
+                    ready!(Pin::new(&mut self.stream).poll_flush(cx))?;
+                    // Everything is out: give back what a burst grew. A writer whose peer never
+                    // sends (a listening chat client) would otherwise keep it for good.
+                    self.conn.release_idle_write_buffers();
+                    if self.inflight.capacity() > MAX_GATHER {
+                        self.inflight = VecDeque::new();
+                    }
+                    return Poll::Ready(Ok(()));
+                }
                 1 => ready!(Pin::new(&mut self.stream).poll_write(cx, &self.inflight[0]))?,
                 n => {
                     let mut slices = [IoSlice::new(&[]); MAX_GATHER];
@@ -190,8 +199,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Transport<S> {
                     if let Poll::Ready(Err(e)) = self.poll_write_out(cx) {
                         return self.finish_with(Error::Io(e));
                     }
-                    if !self.conn.wants_write() && self.inflight.is_empty() {
-                        self.conn.release_idle_buffers();
+                    // Nothing to read: give back the read buffer (and the write buffers, if
+                    // everything is out), whatever the write side is doing, so a connection
+                    // that only receives keeps nothing of its handshake or of a burst.
+                    self.conn.release_idle_buffers();
+                    if self.inflight.is_empty() {
                         self.inflight = VecDeque::new();
                     }
                     return Poll::Pending;
