@@ -5,7 +5,7 @@ use std::time::Instant;
 use bytes::BufMut;
 use wschat::frame::{encode_frame, OpCode};
 use wschat::protocol::Connection;
-use wschat::{Config, Role};
+use wschat::{Config, Message, Role};
 
 fn room(conn: &mut Connection) -> usize {
     let buffer = conn.read_buffer();
@@ -89,4 +89,48 @@ fn short_reads_shrink_the_room_back() {
     }
     let small = room(&mut conn);
     assert!(small < big && small <= 8 << 10, "{big} then {small}");
+}
+
+/// One message at a time (an echo with one message in flight): each 16 KiB frame arrives whole
+/// while the reader waits, and is read with as many reads as the room offered needs. After a
+/// few messages, one read per message: the read that fetches a frame's tail must not shrink the
+/// room again (it made every 16 KiB message take two reads: 16384 bytes, then 8).
+#[test]
+fn messages_arriving_one_at_a_time_settle_to_one_read_each() {
+    let mut frame = bytes::BytesMut::new();
+    encode_frame(
+        &mut frame,
+        OpCode::Binary,
+        true,
+        &[7; 16 << 10],
+        Some([1, 2, 3, 4]),
+    );
+    let mut conn = Connection::new(Role::Server, Config::default(), Instant::now());
+    let mut reads_per_message = Vec::new();
+    for _ in 0..20 {
+        let mut sent = 0;
+        let mut reads = 0;
+        loop {
+            let buffer = conn.read_buffer();
+            let room = buffer.capacity() - buffer.len();
+            let n = room.min(frame.len() - sent);
+            buffer.put_slice(&frame[sent..sent + n]);
+            sent += n;
+            reads += 1;
+            if let Some(message) = conn.poll_message().unwrap() {
+                assert!(
+                    matches!(message, Message::Binary(ref payload) if payload.len() == 16 << 10)
+                );
+                break;
+            }
+        }
+        assert_eq!(sent, frame.len());
+        reads_per_message.push(reads);
+        // The reader then waits for more: the connection is idle between messages.
+        conn.release_idle_buffers();
+    }
+    assert!(
+        reads_per_message[5..].iter().all(|&reads| reads == 1),
+        "{reads_per_message:?}"
+    );
 }

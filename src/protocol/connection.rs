@@ -69,8 +69,9 @@ pub struct Connection {
     /// (down to `MIN_READ`) after one that used less than a quarter of it. It grows only on
     /// bytes that actually arrived, and survives the buffer's release while idle.
     read_size: usize,
-    /// Buffer length and spare room when the IO layer last took the read buffer.
-    last_read: Option<(usize, usize)>,
+    /// Buffer length and spare room when the IO layer last took the read buffer, and whether
+    /// that room was sized for the rest of a frame already arriving.
+    last_read: Option<(usize, usize, bool)>,
     frame: Option<IncomingFrame>,
     assembly: Option<Assembly>,
     utf8: Utf8Validator,
@@ -141,19 +142,23 @@ impl Connection {
         };
         self.read_buf.reserve(wanted);
         let len = self.read_buf.len();
-        self.last_read = Some((len, self.read_buf.capacity() - len));
+        let for_frame = self.frame.is_some();
+        self.last_read = Some((len, self.read_buf.capacity() - len, for_frame));
         &mut self.read_buf
     }
 
     /// Adjusts `read_size` to what the last read into `read_buffer` delivered.
     fn settle_read(&mut self) {
-        let Some((before, room)) = self.last_read.take() else {
+        let Some((before, room, for_frame)) = self.last_read.take() else {
             return;
         };
         let got = self.read_buf.len().saturating_sub(before);
         if got >= room && room > 0 {
             self.read_size = (self.read_size * 2).min(MAX_READ);
-        } else if got > 0 && got < room / 4 {
+        } else if got > 0 && got < room / 4 && !for_frame {
+            // Only a read that started a frame says the traffic got smaller. The read that
+            // fetched the tail of a frame is small because the tail is: shrinking on it made
+            // 16 KiB messages oscillate between a 16 KiB room and 32 KiB, two reads each.
             self.read_size = (self.read_size / 2).max(MIN_READ);
         }
         // Nothing read: the read would have blocked, which says nothing about its size.
