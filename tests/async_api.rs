@@ -399,3 +399,32 @@ async fn split_read_half_gives_up_when_the_peer_never_answers_our_close() {
     );
     silent_server.abort();
 }
+
+/// `feed_encoded_all` queues a batch of pre-encoded frames under one lock; with a write buffer
+/// smaller than the batch it writes out as it goes (waiting for the peer to read), and every
+/// frame arrives, in order.
+#[tokio::test]
+async fn a_batch_of_encoded_frames_arrives_whole_and_in_order_past_the_write_buffer() {
+    let (listener, url) = listener().await;
+    let client = tokio::spawn(async move { within(wschat::connect(&url)).await.unwrap() });
+    let server = accept_one(&listener, Config::default().with_write_buffer_limit(4096)).await;
+    let mut client = client.await.unwrap();
+    let (_reader, mut writer) = server.split();
+    let frames: Vec<wschat::protocol::EncodedFrame> = (0..200)
+        .map(|n| wschat::protocol::EncodedFrame::text(&format!("{n} {}", "x".repeat(500))))
+        .collect();
+    let sending = tokio::spawn(async move {
+        writer.feed_encoded_all(&frames).await.unwrap();
+        writer.flush().await.unwrap();
+        writer
+    });
+    for n in 0..200 {
+        match within(client.recv()).await {
+            Some(Ok(Message::Text(text))) => {
+                assert_eq!(text.as_str(), format!("{n} {}", "x".repeat(500)));
+            }
+            other => panic!("frame {n}: {other:?}"),
+        }
+    }
+    within(sending).await.unwrap();
+}

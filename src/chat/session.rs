@@ -4,7 +4,7 @@
 //! - the **reader** (the session task itself) turns what the user sends into hub calls and
 //!   replies, and watches for the end: the peer's close, an error, a close request in the
 //!   outbox, or server shutdown;
-//! - the **writer** drains the connection's [`Outbox`] with `feed_encoded` and flushes once per
+//! - the **writer** drains the connection's [`Outbox`] with `feed_encoded_all` and flushes once per
 //!   batch, and sends the close frame when one is requested.
 //!
 //! However it ends, the session leaves the hub as soon as its end is known (so others see
@@ -228,9 +228,7 @@ async fn write_batch<S>(writer: &mut WsWriter<S>, frames: &[EncodedFrame]) -> Re
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    for frame in frames {
-        writer.feed_encoded(frame).await?;
-    }
+    writer.feed_encoded_all(frames).await?;
     writer.flush().await
 }
 

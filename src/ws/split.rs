@@ -173,6 +173,33 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsWriter<S> {
         .await
     }
 
+    /// Queues pre-encoded frames (server only), without flushing: as [`WsWriter::feed_encoded`]
+    /// for each, taking the connection's lock once per poll instead of once per frame.
+    ///
+    /// # Errors
+    /// As [`crate::protocol::Connection::send_encoded`]; the frames before the failing one are
+    /// queued.
+    pub async fn feed_encoded_all(&mut self, frames: &[EncodedFrame]) -> Result<(), Error> {
+        let mut next = 0;
+        poll_fn(|cx| {
+            poll_half(&self.shared, Half::Writer, cx, |transport, cx| {
+                while let Some(frame) = frames.get(next) {
+                    match transport.poll_ready(cx) {
+                        Poll::Ready(Ok(())) => {}
+                        Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                        Poll::Pending => return Poll::Pending,
+                    }
+                    if let Err(e) = transport.conn_mut().send_encoded(frame) {
+                        return Poll::Ready(Err(e));
+                    }
+                    next += 1;
+                }
+                Poll::Ready(Ok(()))
+            })
+        })
+        .await
+    }
+
     /// Writes everything queued.
     ///
     /// # Errors
