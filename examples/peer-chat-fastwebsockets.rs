@@ -34,14 +34,20 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use clap::Parser;
+#[path = "shared/peer_runtime.rs"]
+mod peer_runtime;
+use peer_runtime::runtime;
+#[path = "shared/raw_upgrade.rs"]
+mod raw_upgrade;
+use raw_upgrade::upgrade;
 #[path = "shared/peer_chat_room.rs"]
 mod peer_chat_room;
 use fastwebsockets::{
     after_handshake_split, FragmentCollectorRead, Frame, OpCode, Payload, Role, WebSocketError,
     WebSocketWrite,
 };
-use peer_chat_room::{lock, runtime, Room};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
+use peer_chat_room::{lock, Room};
+use tokio::io::BufWriter;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
@@ -138,34 +144,4 @@ async fn drain(
         .write_frame(Frame::close(1008, b"too slow: outbound queue full"))
         .await?;
     write.flush().await
-}
-
-/// Reads the request head and answers 101 (a client sends nothing after its head until it has
-/// the answer).
-async fn upgrade(stream: &mut TcpStream) -> Result<(), Box<dyn std::error::Error>> {
-    let mut head = Vec::with_capacity(512);
-    let mut chunk = [0u8; 512];
-    while !head.ends_with(b"\r\n\r\n") {
-        let n = stream.read(&mut chunk).await?;
-        if n == 0 || head.len() > 8192 {
-            return Err("bad request".into());
-        }
-        head.extend_from_slice(&chunk[..n]);
-    }
-    let text = String::from_utf8_lossy(&head);
-    let key = text
-        .lines()
-        .find_map(|line| {
-            let (name, value) = line.split_once(':')?;
-            name.eq_ignore_ascii_case("sec-websocket-key")
-                .then(|| value.trim().to_owned())
-        })
-        .ok_or("no Sec-WebSocket-Key")?;
-    let response = format!(
-        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Accept: {}\r\n\r\n",
-        wschat::handshake::accept_key(key.as_bytes())
-    );
-    stream.write_all(response.as_bytes()).await?;
-    Ok(())
 }

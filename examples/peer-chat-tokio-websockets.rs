@@ -26,10 +26,13 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use clap::Parser;
+#[path = "shared/peer_runtime.rs"]
+mod peer_runtime;
+use peer_runtime::runtime;
 #[path = "shared/peer_chat_room.rs"]
 mod peer_chat_room;
 use futures_util::{SinkExt, StreamExt};
-use peer_chat_room::{lock, runtime, Room};
+use peer_chat_room::{lock, Room};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_websockets::{CloseCode, Message};
 

@@ -14,8 +14,13 @@
 use std::net::SocketAddr;
 
 use clap::Parser;
+#[path = "shared/peer_runtime.rs"]
+mod peer_runtime;
+use peer_runtime::runtime;
+#[path = "shared/raw_upgrade.rs"]
+mod raw_upgrade;
 use fastwebsockets::{FragmentCollector, OpCode, Role, WebSocket};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use raw_upgrade::upgrade;
 use tokio::net::{TcpListener, TcpStream};
 
 /// fastwebsockets echo server.
@@ -54,48 +59,5 @@ async fn echo(mut stream: TcpStream) -> Result<(), Box<dyn std::error::Error>> {
             OpCode::Text | OpCode::Binary => ws.write_frame(frame).await?,
             _ => {}
         }
-    }
-}
-
-/// Reads the request head and answers 101 (the load generator sends nothing after its head
-/// until it has the answer).
-async fn upgrade(stream: &mut TcpStream) -> Result<(), Box<dyn std::error::Error>> {
-    let mut head = Vec::with_capacity(512);
-    let mut chunk = [0u8; 512];
-    while !head.ends_with(b"\r\n\r\n") {
-        let n = stream.read(&mut chunk).await?;
-        if n == 0 || head.len() > 8192 {
-            return Err("bad request".into());
-        }
-        head.extend_from_slice(&chunk[..n]);
-    }
-    let text = String::from_utf8_lossy(&head);
-    let key = text
-        .lines()
-        .find_map(|line| {
-            let (name, value) = line.split_once(':')?;
-            name.eq_ignore_ascii_case("sec-websocket-key")
-                .then(|| value.trim().to_owned())
-        })
-        .ok_or("no Sec-WebSocket-Key")?;
-    let response = format!(
-        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Accept: {}\r\n\r\n",
-        wschat::handshake::accept_key(key.as_bytes())
-    );
-    stream.write_all(response.as_bytes()).await?;
-    Ok(())
-}
-
-fn runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
-    if threads <= 1 {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(threads)
-            .enable_all()
-            .build()
     }
 }

@@ -8,7 +8,10 @@
 use std::net::SocketAddr;
 
 use clap::Parser;
+#[path = "shared/peer_runtime.rs"]
+mod peer_runtime;
 use futures_util::{SinkExt, StreamExt};
+use peer_runtime::runtime;
 use tokio::net::{TcpListener, TcpStream};
 
 /// tokio-websockets echo server.
@@ -45,18 +48,5 @@ async fn echo(stream: TcpStream) {
         if (message.is_text() || message.is_binary()) && ws.send(message).await.is_err() {
             return;
         }
-    }
-}
-
-fn runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
-    if threads <= 1 {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(threads)
-            .enable_all()
-            .build()
     }
 }

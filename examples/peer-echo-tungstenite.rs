@@ -8,7 +8,10 @@
 use std::net::SocketAddr;
 
 use clap::Parser;
+#[path = "shared/peer_runtime.rs"]
+mod peer_runtime;
 use futures_util::{future, StreamExt, TryStreamExt};
+use peer_runtime::runtime;
 use tokio::net::{TcpListener, TcpStream};
 
 /// tokio-tungstenite echo server.
@@ -46,17 +49,4 @@ async fn echo(stream: TcpStream) {
         .try_filter(|message| future::ready(message.is_text() || message.is_binary()))
         .forward(write)
         .await;
-}
-
-fn runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
-    if threads <= 1 {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(threads)
-            .enable_all()
-            .build()
-    }
 }

@@ -79,18 +79,3 @@ impl<M: Clone> Room<M> {
 pub fn lock<M>(room: &Mutex<Room<M>>) -> MutexGuard<'_, Room<M>> {
     room.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
-
-/// A current-thread runtime for `threads <= 1` (as the echo servers use for benchmarks), else a
-/// multi-thread one with that many workers.
-pub fn runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
-    if threads <= 1 {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(threads)
-            .enable_all()
-            .build()
-    }
-}
