@@ -29,14 +29,11 @@
 //!
 //! `cargo run --release --example peer-chat-fastwebsockets -- --addr 127.0.0.1:0 [--threads N]`
 
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use clap::Parser;
 #[path = "shared/peer_runtime.rs"]
 mod peer_runtime;
-use peer_runtime::runtime;
 #[path = "shared/raw_upgrade.rs"]
 mod raw_upgrade;
 use raw_upgrade::upgrade;
@@ -49,34 +46,14 @@ use fastwebsockets::{
 use peer_chat_room::{lock, Room};
 use tokio::io::BufWriter;
 use tokio::net::tcp::OwnedWriteHalf;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
 /// The write half: frames go to a buffer, flushed once per batch.
 type Writer = WebSocketWrite<BufWriter<OwnedWriteHalf>>;
 
-/// fastwebsockets chat server.
-#[derive(Parser, Debug)]
-struct Args {
-    /// Address to listen on; port 0 picks a free port.
-    #[arg(long, default_value = "127.0.0.1:0")]
-    addr: SocketAddr,
-    /// Worker threads: 1 runs a current-thread runtime (used for benchmarks).
-    #[arg(long, default_value_t = 1)]
-    threads: usize,
-}
-
 fn main() -> std::io::Result<()> {
-    let args = Args::parse();
-    runtime(args.threads)?.block_on(async move {
-        let listener = TcpListener::bind(args.addr).await?;
-        println!("{}", wschat::chat::banner(listener.local_addr()?, false));
-        let room = Room::shared(Bytes::from);
-        loop {
-            let (stream, _) = listener.accept().await?;
-            tokio::spawn(serve(stream, Arc::clone(&room)));
-        }
-    })
+    peer_chat_room::main_with(Bytes::from, serve)
 }
 
 async fn serve(mut stream: TcpStream, room: Arc<Mutex<Room<Bytes>>>) {

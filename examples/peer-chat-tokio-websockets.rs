@@ -22,42 +22,19 @@
 //!
 //! `cargo run --release --example peer-chat-tokio-websockets -- --addr 127.0.0.1:0 [--threads N]`
 
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use clap::Parser;
-#[path = "shared/peer_runtime.rs"]
-mod peer_runtime;
-use peer_runtime::runtime;
 #[path = "shared/peer_chat_room.rs"]
 mod peer_chat_room;
+#[path = "shared/peer_runtime.rs"]
+mod peer_runtime;
 use futures_util::{SinkExt, StreamExt};
 use peer_chat_room::{lock, Room};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio_websockets::{CloseCode, Message};
 
-/// tokio-websockets chat server.
-#[derive(Parser, Debug)]
-struct Args {
-    /// Address to listen on; port 0 picks a free port.
-    #[arg(long, default_value = "127.0.0.1:0")]
-    addr: SocketAddr,
-    /// Worker threads: 1 runs a current-thread runtime (used for benchmarks).
-    #[arg(long, default_value_t = 1)]
-    threads: usize,
-}
-
 fn main() -> std::io::Result<()> {
-    let args = Args::parse();
-    runtime(args.threads)?.block_on(async move {
-        let listener = TcpListener::bind(args.addr).await?;
-        println!("{}", wschat::chat::banner(listener.local_addr()?, false));
-        let room = Room::shared(Message::text);
-        loop {
-            let (stream, _) = listener.accept().await?;
-            tokio::spawn(serve(stream, Arc::clone(&room)));
-        }
-    })
+    peer_chat_room::main_with(Message::text, serve)
 }
 
 async fn serve(stream: TcpStream, room: Arc<Mutex<Room<Message>>>) {

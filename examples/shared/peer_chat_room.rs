@@ -2,9 +2,15 @@
 //! leaves and broadcasts to bounded per-client queues under one lock, generic over each crate's
 //! message type, so that the three servers differ only in how they use their crate.
 
+use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use clap::Parser;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
+
+use super::peer_runtime::runtime;
 
 /// Messages queued for one client before it is dropped.
 pub const QUEUE: usize = 1024;
@@ -78,4 +84,36 @@ impl<M: Clone> Room<M> {
 /// The room, even if a task panicked while holding it.
 pub fn lock<M>(room: &Mutex<Room<M>>) -> MutexGuard<'_, Room<M>> {
     room.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A peer chat server's command line.
+#[derive(Parser, Debug)]
+#[command(about = "Peer chat server for the fan-out benchmark (load-test fanout)")]
+struct Args {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    addr: SocketAddr,
+    /// Worker threads: 1 runs a current-thread runtime (used for benchmarks).
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+}
+
+/// Parses the command line, prints chat-server's start line, and serves every connection with
+/// `serve` in a room whose messages `make` builds.
+pub fn main_with<M, F, Fut>(make: fn(String) -> M, serve: F) -> std::io::Result<()>
+where
+    M: Clone + Send + 'static,
+    F: Fn(TcpStream, Arc<Mutex<Room<M>>>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let args = Args::parse();
+    runtime(args.threads)?.block_on(async move {
+        let listener = TcpListener::bind(args.addr).await?;
+        println!("{}", wschat::chat::banner(listener.local_addr()?, false));
+        let room = Room::shared(make);
+        loop {
+            let (stream, _) = listener.accept().await?;
+            tokio::spawn(serve(stream, Arc::clone(&room)));
+        }
+    })
 }

@@ -130,8 +130,7 @@ impl Outbox {
     /// [`Overflow`] when the frame would exceed the limits: the queue is emptied and a close
     /// with 1008 is requested.
     pub fn push(&self, frame: EncodedFrame) -> Result<(), Overflow> {
-        let now = self.metrics.as_ref().map(|_| Instant::now());
-        self.push_published(frame, now)
+        self.push_published(frame, None)
     }
 
     /// As [`Outbox::push`], for a frame published at `published` (taken once for all the

@@ -185,9 +185,7 @@ impl Connection {
             self.read_buf = BytesMut::new();
             self.last_read = None;
         }
-        if self.outgoing.is_empty() {
-            self.outgoing.release_capacity();
-        }
+        self.release_idle_write_buffers();
     }
 
     /// Releases write-buffer capacity once everything queued has been taken: a connection that
